@@ -1,0 +1,53 @@
+//! The outcome every use case shares: a dependency let it down.
+
+use std::time::Duration;
+
+use auth_domain::ports::{HashError, RandomError, RepoError, SigningError};
+
+/// A use case could not complete for reasons that are not the caller's fault.
+/// The messages are for logs; responses show none of them.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A dependency (database, Redis) is down: nothing was changed, retry later.
+    #[error("dependency unavailable: {0}")]
+    Unavailable(String),
+    /// The service sheds load (hashing queue full): retry after a moment.
+    #[error("overloaded")]
+    Overloaded {
+        /// A reasonable time to wait.
+        retry_after: Duration,
+    },
+    /// A bug or a broken deployment.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<RepoError> for Failure {
+    fn from(err: RepoError) -> Self {
+        match err {
+            RepoError::Unavailable(msg) => Self::Unavailable(msg),
+            RepoError::Other(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl From<HashError> for Failure {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy { retry_after } => Self::Overloaded { retry_after },
+            HashError::Failed(msg) => Self::Internal(msg),
+        }
+    }
+}
+
+impl From<SigningError> for Failure {
+    fn from(err: SigningError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<RandomError> for Failure {
+    fn from(err: RandomError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}

@@ -1,0 +1,49 @@
+//! What the use cases need to know of the configuration.
+
+use std::time::Duration;
+
+/// Lifetimes and link templates used by the flows.
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    /// Lifetime of an access token.
+    pub access_ttl: Duration,
+    /// Lifetime of an email-verification link.
+    pub verify_email_ttl: Duration,
+    /// Lifetime of a password-reset link.
+    pub reset_ttl: Duration,
+    /// Lifetime of a session.
+    pub session_ttl: Duration,
+    /// Lifetime of a remember-me session.
+    pub remember_me_ttl: Duration,
+    /// Base URL of the service, for links in emails (no trailing slash).
+    pub public_url: String,
+    /// Verification link template with `{public_url}` and `{token}`.
+    pub verify_email_link: String,
+    /// Reset link template with `{public_url}` and `{token}`.
+    pub reset_password_link: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            verify_email_ttl: Duration::from_secs(24 * 3600),
+            reset_ttl: Duration::from_secs(3600),
+            session_ttl: Duration::from_secs(24 * 3600),
+            remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
+            public_url: "http://localhost:8001".to_owned(),
+            verify_email_link: "{public_url}/verify-email?token={token}".to_owned(),
+            reset_password_link: "{public_url}/reset-password?token={token}".to_owned(),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// Fills a link template.
+    #[must_use]
+    pub fn link(&self, template: &str, token: &str) -> String {
+        template
+            .replace("{public_url}", self.public_url.trim_end_matches('/'))
+            .replace("{token}", token)
+    }
+}

@@ -1,0 +1,78 @@
+//! JSON bodies: at most 64 KiB, unknown fields refused, every failure a
+//! problem+json answer naming the field.
+
+use actix_web::error::JsonPayloadError;
+use actix_web::{HttpRequest, web};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Largest accepted request body.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The extractor configuration.
+#[must_use]
+pub fn config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY)
+        .error_handler(|err, _req: &HttpRequest| problem(&err).into())
+}
+
+fn problem(err: &JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::new(ErrorCode::PayloadTooLarge)
+        }
+        JsonPayloadError::ContentType => ApiError::new(ErrorCode::UnsupportedMediaType),
+        JsonPayloadError::Deserialize(err) => deserialize_problem(err),
+        _ => ApiError::invalid_field("body", "invalid_json", "The request body could not be read"),
+    }
+}
+
+/// serde names the field in its message; the position suffix is dropped.
+fn deserialize_problem(err: &serde_json::Error) -> ApiError {
+    if err.is_syntax() || err.is_eof() {
+        return ApiError::invalid_field(
+            "body",
+            "invalid_json",
+            "The request body is not valid JSON",
+        );
+    }
+    let message = err.to_string();
+    let message = message.split(" at line ").next().unwrap_or_default();
+    let field = message.split('`').nth(1).unwrap_or("body");
+    if message.starts_with("missing field") {
+        ApiError::invalid_field(field, "required", format!("{field} is required"))
+    } else if message.starts_with("unknown field") {
+        ApiError::invalid_field(field, "unknown_field", format!("unknown field {field}"))
+    } else {
+        ApiError::invalid_field("body", "invalid_type", message.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+    }
+
+    fn problem_for(json: &str) -> String {
+        let err = serde_json::from_str::<Body>(json).expect_err("invalid");
+        format!("{:?}", deserialize_problem(&err))
+    }
+
+    #[test]
+    fn names_the_field() {
+        assert!(problem_for("{}").contains("field: \"email\", code: \"required\""));
+        assert!(
+            problem_for(r#"{"email":"a","admin":true}"#)
+                .contains("field: \"admin\", code: \"unknown_field\"")
+        );
+        assert!(problem_for("{not json").contains("invalid_json"));
+        assert!(problem_for(r#"{"email":5}"#).contains("invalid_type"));
+    }
+}

@@ -1,0 +1,78 @@
+//! The OpenAPI 3.1 document: every route of [`crate::routes`], its schemas and
+//! its problem responses.
+
+use std::sync::OnceLock;
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::dto::{
+    CheckStatus, HealthChecks, HealthDto, LoginBody, RegisterBody, TokenPairDto, UserDto,
+    UserEnvelope, VerifyEmailBody,
+};
+use crate::error::{FieldError, ProblemDetails};
+use crate::handlers::{auth, system};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "auth-service",
+        description = "Registration, login, sessions and tokens. Errors are RFC 9457 problem details with a stable `code`.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        auth::register,
+        auth::verify_email,
+        auth::verify_email_in_path,
+        auth::login,
+        auth::me,
+        system::health,
+        system::jwks,
+        system::openapi_json,
+        system::docs,
+    ),
+    components(schemas(
+        RegisterBody, VerifyEmailBody, LoginBody, UserDto, UserEnvelope, TokenPairDto,
+        HealthDto, HealthChecks, CheckStatus, ProblemDetails, FieldError,
+    )),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "system", description = "Health, keys and documentation"),
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".to_owned());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The document as served at `/openapi.json` and committed as
+/// `openapi/openapi.json`: the same bytes.
+#[must_use]
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut json = ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"));
+        json.push('\n');
+        json
+    })
+}
+
+/// The HTML reference page (Scalar), with the document inlined.
+#[must_use]
+pub fn reference_page() -> &'static str {
+    static PAGE: OnceLock<String> = OnceLock::new();
+    PAGE.get_or_init(|| utoipa_scalar::Scalar::new(ApiDoc::openapi()).to_html())
+}

@@ -1,0 +1,75 @@
+//! Request ids and access logs: every response carries `X-Request-Id`, every
+//! problem body the same id, every access-log line the route pattern (never a
+//! path that may carry a token).
+
+use std::time::Instant;
+
+use actix_web::Error;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The header carrying the id.
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, if any.
+#[must_use]
+pub fn current() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// Accepts a sane incoming id (from a gateway) or makes one.
+fn id_for(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// The middleware: `App::wrap(from_fn(request_id::middleware))`.
+///
+/// # Errors
+/// Only what an inner middleware fails with.
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let id = id_for(&req);
+    REQUEST_ID
+        .scope(id.clone(), async move {
+            let started = Instant::now();
+            let method = req.method().clone();
+            // Handler and extractor errors arrive here as responses already;
+            // an `Err` would come from a middleware further in, of which there
+            // is none. (Cloning the request to answer it would break actix's
+            // unique ownership of the request.)
+            let mut response = next.call(req).await?.map_into_boxed_body();
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(HEADER, value);
+            }
+            let status = response.status().as_u16();
+            let route = response
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "<unmatched>".to_owned());
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            if status >= 500 {
+                tracing::error!(request_id = %id, %method, route, status, elapsed_ms, "request");
+            } else {
+                tracing::info!(request_id = %id, %method, route, status, elapsed_ms, "request");
+            }
+            Ok(response)
+        })
+        .await
+}

@@ -1,0 +1,167 @@
+//! PBKDF2-HMAC-SHA256 password hashing on a bounded pool of blocking threads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_domain::ports::{HashError, PasswordCheck, PasswordHasher};
+use auth_domain::{Password, PasswordHash};
+use pbkdf2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use pbkdf2::{Algorithm, Params, Pbkdf2, phc};
+use tokio::sync::Semaphore;
+
+/// Hashes with PBKDF2-HMAC-SHA256 into PHC strings.
+///
+/// At most `concurrency` hashes run at once, on tokio's blocking threads,
+/// never on a request worker; at most `queue` more wait. Past that, callers
+/// get [`HashError::Busy`] at once (answered as 503 + `Retry-After`) instead of
+/// piling up and starving token validation.
+#[derive(Clone, Debug)]
+pub struct Pbkdf2Hasher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    hasher: Pbkdf2,
+    rounds: u32,
+    running: Semaphore,
+    admitted: Semaphore,
+    dummy: PasswordHash,
+}
+
+impl Pbkdf2Hasher {
+    /// A hasher with `iterations` rounds.
+    ///
+    /// # Errors
+    /// When the parameters are out of range (fewer than 1000 rounds).
+    pub fn new(iterations: u32, concurrency: usize, queue: usize) -> anyhow::Result<Self> {
+        let params =
+            Params::new(iterations).map_err(|e| anyhow::anyhow!("password.iterations: {e}"))?;
+        let hasher = Pbkdf2::new(Algorithm::Pbkdf2Sha256, params);
+        let concurrency = concurrency.max(1);
+        let dummy = hasher
+            .hash_password(b"no account has this password")
+            .map_err(|e| anyhow::anyhow!("cannot compute the dummy hash: {e}"))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                hasher,
+                rounds: iterations,
+                running: Semaphore::new(concurrency),
+                admitted: Semaphore::new(concurrency + queue),
+                dummy: PasswordHash::new(dummy.to_string()),
+            }),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Pbkdf2) -> T + Send + 'static,
+    ) -> Result<T, HashError> {
+        let Ok(_admitted) = self.inner.admitted.try_acquire() else {
+            return Err(HashError::Busy {
+                retry_after: Duration::from_secs(1),
+            });
+        };
+        let _running = self
+            .inner
+            .running
+            .acquire()
+            .await
+            .map_err(|e| HashError::Failed(e.to_string()))?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || job(&inner.hasher))
+            .await
+            .map_err(|e| HashError::Failed(e.to_string()))
+    }
+}
+
+impl PasswordHasher for Pbkdf2Hasher {
+    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
+        self.run(move |hasher| hasher.hash_password(password.expose().as_bytes()))
+            .await?
+            .map(|hash| PasswordHash::new(hash.to_string()))
+            .map_err(|e| HashError::Failed(e.to_string()))
+    }
+
+    async fn verify(
+        &self,
+        password: Password,
+        hash: PasswordHash,
+    ) -> Result<PasswordCheck, HashError> {
+        let current = self.inner.rounds;
+        self.run(move |hasher| {
+            let parsed = phc::PasswordHash::new(hash.as_str())
+                .map_err(|e| HashError::Failed(format!("unreadable password hash: {e}")))?;
+            match hasher.verify_password(password.expose().as_bytes(), &parsed) {
+                Ok(()) => {
+                    let outdated = parsed.algorithm.as_str() != Algorithm::Pbkdf2Sha256.to_str()
+                        || Params::try_from(&parsed).map_or(true, |p| p.rounds() < current);
+                    Ok(PasswordCheck::Match {
+                        needs_rehash: outdated,
+                    })
+                }
+                Err(pbkdf2::password_hash::Error::PasswordInvalid) => Ok(PasswordCheck::Mismatch),
+                Err(e) => Err(HashError::Failed(e.to_string())),
+            }
+        })
+        .await?
+    }
+
+    fn dummy_hash(&self) -> PasswordHash {
+        self.inner.dummy.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_flag_outdated_parameters() {
+        let old = Pbkdf2Hasher::new(1000, 1, 4).expect("hasher");
+        let current = Pbkdf2Hasher::new(2000, 1, 4).expect("hasher");
+        let hash = old
+            .hash(Password::new("Secret-123".into()))
+            .await
+            .expect("hash");
+        assert!(hash.as_str().starts_with("$pbkdf2-sha256$i=1000"));
+        assert_eq!(
+            old.verify(Password::new("Secret-123".into()), hash.clone())
+                .await
+                .expect("verify"),
+            PasswordCheck::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            current
+                .verify(Password::new("Secret-123".into()), hash.clone())
+                .await
+                .expect("verify"),
+            PasswordCheck::Match { needs_rehash: true }
+        );
+        assert_eq!(
+            current
+                .verify(Password::new("wrong".into()), hash)
+                .await
+                .expect("verify"),
+            PasswordCheck::Mismatch
+        );
+        assert_eq!(
+            current
+                .verify(Password::new("x".into()), current.dummy_hash())
+                .await
+                .expect("verify"),
+            PasswordCheck::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_instead_of_waiting() {
+        let hasher = Pbkdf2Hasher::new(1000, 1, 0).expect("hasher");
+        // Hold the only admission slot.
+        let _held = hasher.inner.admitted.try_acquire().expect("slot");
+        let result = hasher.hash(Password::new("Secret-123".into())).await;
+        assert!(matches!(result, Err(HashError::Busy { .. })));
+    }
+}

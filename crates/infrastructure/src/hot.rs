@@ -1,0 +1,246 @@
+//! Hot, rebuildable state: the revoked-session list. In-process for the
+//! embedded mode; Redis (sorted set + pub/sub) for several instances. Either
+//! way reads hit an in-memory mirror, so checking a token costs no round trip.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use auth_domain::ports::{HealthProbe, RepoError, RevocationList};
+use auth_domain::{SessionId, Timestamp};
+use fred::clients::SubscriberClient;
+use fred::prelude::*;
+use fred::types::Message;
+
+/// Revoked sessions and when each entry may be forgotten.
+#[derive(Clone, Debug, Default)]
+struct Mirror(Arc<RwLock<HashMap<SessionId, Timestamp>>>);
+
+impl Mirror {
+    fn contains(&self, session: SessionId) -> bool {
+        self.0
+            .read()
+            .map(|map| map.contains_key(&session))
+            .unwrap_or(true)
+    }
+
+    fn insert_all(&self, entries: impl IntoIterator<Item = (SessionId, Timestamp)>) {
+        if let Ok(mut map) = self.0.write() {
+            let now = chrono::Utc::now();
+            map.retain(|_, until| *until > now);
+            map.extend(entries);
+        }
+    }
+}
+
+/// The revocation list of one deployment.
+#[derive(Clone, Debug)]
+pub enum HotState {
+    /// One process: the mirror is the list.
+    InProcess(InProcessHotState),
+    /// Several instances sharing Redis.
+    Redis(RedisHotState),
+}
+
+/// In-process hot state.
+#[derive(Clone, Debug, Default)]
+pub struct InProcessHotState {
+    mirror: Mirror,
+}
+
+/// Redis-backed hot state with a local mirror fed by pub/sub.
+#[derive(Clone)]
+pub struct RedisHotState {
+    client: Client,
+    subscriber: SubscriberClient,
+    mirror: Mirror,
+    revoked_key: String,
+    channel: String,
+}
+
+impl std::fmt::Debug for RedisHotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisHotState")
+            .field("revoked_key", &self.revoked_key)
+            .finish_non_exhaustive()
+    }
+}
+
+fn redis_err(err: &fred::error::Error) -> RepoError {
+    RepoError::Unavailable(format!("redis: {err}"))
+}
+
+impl HotState {
+    /// Hot state in this process only.
+    #[must_use]
+    pub fn in_process() -> Self {
+        Self::InProcess(InProcessHotState::default())
+    }
+
+    /// Connects to Redis, subscribes to revocations and loads the current list.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached within a few seconds.
+    pub async fn redis(url: &str, key_prefix: &str) -> anyhow::Result<Self> {
+        let config = Config::from_url(url).map_err(|e| anyhow::anyhow!("redis.url: {e}"))?;
+        let policy = ReconnectPolicy::new_exponential(0, 100, 5_000, 2);
+        let build = |b: &mut Builder| {
+            b.with_connection_config(|c| c.connection_timeout = Duration::from_secs(3))
+                .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(3))
+                .set_policy(policy.clone());
+        };
+        let mut builder = Builder::from_config(config);
+        build(&mut builder);
+        let client = builder.build()?;
+        let subscriber = builder.build_subscriber_client()?;
+        let connect = async {
+            client.init().await?;
+            subscriber.init().await?;
+            Ok::<_, fred::error::Error>(())
+        };
+        tokio::time::timeout(Duration::from_secs(5), connect)
+            .await
+            .map_err(|_| anyhow::anyhow!("redis.url: no answer from Redis within 5s"))?
+            .map_err(|e| anyhow::anyhow!("redis.url: cannot connect to Redis: {e}"))?;
+
+        let state = RedisHotState {
+            client,
+            subscriber,
+            mirror: Mirror::default(),
+            revoked_key: format!("{key_prefix}revoked_sessions"),
+            channel: format!("{key_prefix}revocations"),
+        };
+        state.subscriber.subscribe(state.channel.clone()).await?;
+        // Re-subscribes after reconnects.
+        let _resubscriber = state.subscriber.manage_subscriptions();
+        state.spawn_listeners();
+        state
+            .resync()
+            .await
+            .map_err(|e| anyhow::anyhow!("redis: cannot load revoked sessions: {e}"))?;
+        Ok(Self::Redis(state))
+    }
+}
+
+impl RedisHotState {
+    /// Feeds the mirror from pub/sub, and reloads it after each reconnect
+    /// (messages published while disconnected are lost on the wire).
+    fn spawn_listeners(&self) {
+        let mut messages = self.subscriber.message_rx();
+        let mirror = self.mirror.clone();
+        tokio::spawn(async move {
+            loop {
+                match messages.recv().await {
+                    Ok(message) => mirror.insert_all(parse_message(&message)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let mut reconnects = self.subscriber.reconnect_rx();
+        let this = self.clone();
+        tokio::spawn(async move {
+            while reconnects.recv().await.is_ok() {
+                if let Err(err) = this.resync().await {
+                    tracing::warn!(error = %err, "could not reload revoked sessions after a Redis reconnect");
+                }
+            }
+        });
+    }
+
+    async fn resync(&self) -> Result<(), RepoError> {
+        let now = chrono::Utc::now().timestamp();
+        let entries: Vec<(String, f64)> = self
+            .client
+            .zrangebyscore(&self.revoked_key, now as f64, "+inf", true, None)
+            .await
+            .map_err(|e| redis_err(&e))?;
+        self.mirror.insert_all(
+            entries
+                .into_iter()
+                .filter_map(|(sid, until)| entry(&sid, until as i64)),
+        );
+        Ok(())
+    }
+}
+
+fn entry(sid: &str, until: i64) -> Option<(SessionId, Timestamp)> {
+    Some((
+        sid.parse().ok()?,
+        chrono::DateTime::from_timestamp(until, 0)?,
+    ))
+}
+
+/// Messages are `sid:until` pairs separated by spaces.
+fn parse_message(message: &Message) -> Vec<(SessionId, Timestamp)> {
+    let Some(text) = message.value.as_str() else {
+        return Vec::new();
+    };
+    text.split_whitespace()
+        .filter_map(|pair| pair.split_once(':'))
+        .filter_map(|(sid, until)| entry(sid, until.parse().ok()?))
+        .collect()
+}
+
+impl RevocationList for HotState {
+    fn is_revoked(&self, session: SessionId) -> bool {
+        match self {
+            Self::InProcess(state) => state.mirror.contains(session),
+            Self::Redis(state) => state.mirror.contains(session),
+        }
+    }
+
+    async fn revoke(&self, sessions: &[SessionId], until: Timestamp) -> Result<(), RepoError> {
+        let entries: Vec<(SessionId, Timestamp)> = sessions.iter().map(|s| (*s, until)).collect();
+        match self {
+            Self::InProcess(state) => {
+                state.mirror.insert_all(entries);
+                Ok(())
+            }
+            Self::Redis(state) => {
+                if sessions.is_empty() {
+                    return Ok(());
+                }
+                let score = until.timestamp() as f64;
+                let members: Vec<(f64, String)> =
+                    sessions.iter().map(|s| (score, s.to_string())).collect();
+                let _: i64 = state
+                    .client
+                    .zadd(&state.revoked_key, None, None, false, false, members)
+                    .await
+                    .map_err(|e| redis_err(&e))?;
+                let now = chrono::Utc::now().timestamp() as f64;
+                let _: i64 = state
+                    .client
+                    .zremrangebyscore(&state.revoked_key, "-inf", now)
+                    .await
+                    .map_err(|e| redis_err(&e))?;
+                let message = sessions
+                    .iter()
+                    .map(|s| format!("{s}:{}", until.timestamp()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let _: i64 = state
+                    .client
+                    .publish(&state.channel, message)
+                    .await
+                    .map_err(|e| redis_err(&e))?;
+                // Our own mirror does not wait for the echo.
+                state.mirror.insert_all(entries);
+                Ok(())
+            }
+        }
+    }
+}
+
+impl HealthProbe for HotState {
+    async fn ping(&self) -> Result<(), RepoError> {
+        match self {
+            Self::InProcess(_) => Ok(()),
+            Self::Redis(state) => {
+                let _: String = state.client.ping(None).await.map_err(|e| redis_err(&e))?;
+                Ok(())
+            }
+        }
+    }
+}

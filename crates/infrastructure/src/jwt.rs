@@ -1,0 +1,407 @@
+//! Access tokens: JWS compact JWTs signed with josekit (EdDSA by default,
+//! HS256 as an option), RFC 9068 `typ: at+jwt`, and the public JWKS.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use auth_domain::ports::{AccessTokenIssuer, AccessTokenVerifier, SigningError, TokenRejection};
+use auth_domain::{AccessClaims, Email, Role, SessionId, Timestamp, UserId};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwk::KeyPair as _;
+use josekit::jwk::alg::ed::{EdCurve, EdKeyPair};
+use josekit::jws::{EdDSA, HS256, JwsHeader, JwsSigner, JwsVerifier};
+use josekit::jwt::{self, JwtPayload};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::settings::{Algorithm, TokenSettings};
+
+const TOKEN_TYPE: &str = "at+jwt";
+
+/// Signs and verifies access tokens with one key.
+pub struct JwtTokens {
+    signer: Box<dyn JwsSigner>,
+    verifier: Box<dyn JwsVerifier>,
+    algorithm: &'static str,
+    kid: String,
+    issuer: String,
+    audience: String,
+    leeway: Duration,
+    jwks: Value,
+}
+
+impl std::fmt::Debug for JwtTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtTokens")
+            .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtTokens {
+    /// Loads the key named by `tokens.signing_key_file`, or — outside
+    /// production — the key kept under `key_dir`, generating it on first use.
+    ///
+    /// # Errors
+    /// When the key cannot be read, parsed or written.
+    pub fn from_settings(settings: &TokenSettings, key_dir: &Path) -> anyhow::Result<Self> {
+        let (path, generate) = match &settings.signing_key_file {
+            Some(path) => (path.clone(), false),
+            None => (key_dir.join(default_key_file(settings.algorithm)), true),
+        };
+        let key = match std::fs::read(&path) {
+            Ok(key) => key,
+            Err(err) if generate && err.kind() == std::io::ErrorKind::NotFound => {
+                generate_key(settings.algorithm, &path)?
+            }
+            Err(err) => anyhow::bail!(
+                "tokens.signing_key_file: cannot read {}: {err}",
+                path.display()
+            ),
+        };
+        Self::from_key(settings, &key)
+            .map_err(|e| anyhow::anyhow!("tokens.signing_key_file: {}: {e}", path.display()))
+    }
+
+    /// Builds from key material: a PEM private key (EdDSA) or a secret of at
+    /// least 32 bytes (HS256).
+    ///
+    /// # Errors
+    /// When the key is not usable for the algorithm.
+    pub fn from_key(settings: &TokenSettings, key: &[u8]) -> anyhow::Result<Self> {
+        let (signer, verifier, algorithm, kid, jwks): (
+            Box<dyn JwsSigner>,
+            Box<dyn JwsVerifier>,
+            _,
+            String,
+            Value,
+        ) = match settings.algorithm {
+            Algorithm::EdDSA => {
+                let pair = EdKeyPair::from_pem(key)
+                    .map_err(|e| anyhow::anyhow!("not an Ed25519 PEM private key: {e}"))?;
+                let kid = key_id(&pair.to_der_public_key());
+                let mut signer = EdDSA.signer_from_pem(key)?;
+                signer.set_key_id(kid.clone());
+                let verifier = EdDSA.verifier_from_pem(pair.to_pem_public_key())?;
+                let mut jwk = pair.to_jwk_public_key();
+                jwk.set_key_id(kid.clone());
+                jwk.set_algorithm("EdDSA");
+                jwk.set_key_use("sig");
+                let jwk: &serde_json::Map<String, Value> = jwk.as_ref();
+                (
+                    Box::new(signer),
+                    Box::new(verifier),
+                    "EdDSA",
+                    kid,
+                    json!({ "keys": [jwk] }),
+                )
+            }
+            Algorithm::HS256 => {
+                let secret = trim_ascii(key);
+                anyhow::ensure!(
+                    secret.len() >= 32,
+                    "an HS256 secret must be at least 32 bytes"
+                );
+                let kid = key_id(&Sha256::digest(secret));
+                let mut signer = HS256.signer_from_bytes(secret)?;
+                signer.set_key_id(kid.clone());
+                let verifier = HS256.verifier_from_bytes(secret)?;
+                // A shared secret is never published.
+                (
+                    Box::new(signer),
+                    Box::new(verifier),
+                    "HS256",
+                    kid,
+                    json!({ "keys": [] }),
+                )
+            }
+        };
+        Ok(Self {
+            signer,
+            verifier,
+            algorithm,
+            kid,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            leeway: settings.leeway,
+            jwks,
+        })
+    }
+
+    /// The public JWKS document (RFC 7517): the Ed25519 public key, or no key
+    /// for HS256.
+    #[must_use]
+    pub fn jwks(&self) -> &Value {
+        &self.jwks
+    }
+
+    /// The key id in token headers.
+    #[must_use]
+    pub fn key_id(&self) -> &str {
+        &self.kid
+    }
+}
+
+fn default_key_file(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::EdDSA => "jwt-ed25519.pem",
+        Algorithm::HS256 => "jwt-hs256.key",
+    }
+}
+
+fn generate_key(algorithm: Algorithm, path: &Path) -> anyhow::Result<Vec<u8>> {
+    let key = match algorithm {
+        Algorithm::EdDSA => EdKeyPair::generate(EdCurve::Ed25519)?.to_pem_private_key(),
+        Algorithm::HS256 => URL_SAFE_NO_PAD
+            .encode(crate::system::random_bytes::<48>()?)
+            .into_bytes(),
+    };
+    write_private(path, &key)?;
+    tracing::warn!(path = %path.display(), "generated a new token signing key; set tokens.signing_key_file in production");
+    // Another instance may have created the file first: use what is on disk.
+    Ok(std::fs::read(path)?)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let tmp: PathBuf = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = options
+        .open(&tmp)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    // Linking never replaces an existing file: if another instance won the
+    // race to create the key, theirs is kept.
+    let linked = std::fs::hard_link(&tmp, path);
+    std::fs::remove_file(&tmp)?;
+    if let Err(err) = linked {
+        if err.kind() != std::io::ErrorKind::AlreadyExists {
+            anyhow::bail!("cannot write {}: {err}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    bytes.trim_ascii()
+}
+
+/// A key id derived from the key itself, so every instance sharing a key
+/// agrees on it without configuration.
+fn key_id(material: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(material)[..12])
+}
+
+/// Whole seconds: NumericDate may carry fractions, but many verifiers choke
+/// on them.
+fn to_system_time(t: Timestamp) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.timestamp()).unwrap_or(0))
+}
+
+impl AccessTokenIssuer for JwtTokens {
+    fn issue(&self, claims: &AccessClaims) -> Result<String, SigningError> {
+        let mut header = JwsHeader::new();
+        header.set_token_type(TOKEN_TYPE);
+        header.set_key_id(self.kid.clone());
+        let mut payload = JwtPayload::new();
+        payload.set_issuer(self.issuer.clone());
+        payload.set_audience(vec![self.audience.clone()]);
+        payload.set_subject(claims.user_id.to_string());
+        payload.set_jwt_id(claims.token_id.clone());
+        payload.set_issued_at(&to_system_time(claims.issued_at));
+        payload.set_not_before(&to_system_time(claims.issued_at));
+        payload.set_expires_at(&to_system_time(claims.expires_at));
+        let roles: Vec<Value> = claims
+            .roles
+            .iter()
+            .map(|r| Value::String(r.as_str().to_owned()))
+            .collect();
+        let extra = [
+            ("email", Value::String(claims.email.as_str().to_owned())),
+            ("email_verified", Value::Bool(claims.email_verified)),
+            ("roles", Value::Array(roles)),
+            ("sid", Value::String(claims.session_id.to_string())),
+        ];
+        for (name, value) in extra {
+            payload
+                .set_claim(name, Some(value))
+                .map_err(|e| SigningError(e.to_string()))?;
+        }
+        jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
+            .map_err(|e| SigningError(e.to_string()))
+    }
+}
+
+impl AccessTokenVerifier for JwtTokens {
+    fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenRejection> {
+        if token.len() > 8192 {
+            return Err(TokenRejection::Malformed);
+        }
+        let verifier: &dyn JwsVerifier = self.verifier.as_ref();
+        let (payload, header) = jwt::decode_with_verifier_selector(token, |header| {
+            // The allow-list: exactly our algorithm and our key.
+            let ok = header.algorithm() == Some(self.algorithm)
+                && header.key_id() == Some(self.kid.as_str());
+            Ok(if ok { Some(verifier) } else { None })
+        })
+        .map_err(|err| match err {
+            josekit::JoseError::InvalidJwtFormat(_) | josekit::JoseError::InvalidJson(_) => {
+                TokenRejection::Malformed
+            }
+            _ => TokenRejection::BadSignature,
+        })?;
+        if header.token_type() != Some(TOKEN_TYPE) {
+            return Err(TokenRejection::WrongAudience);
+        }
+        if payload.issuer() != Some(self.issuer.as_str())
+            || !payload
+                .audience()
+                .is_some_and(|aud| aud.iter().any(|a| *a == self.audience))
+        {
+            return Err(TokenRejection::WrongAudience);
+        }
+        let now = to_system_time(now);
+        let expires_at = payload.expires_at().ok_or(TokenRejection::Malformed)?;
+        if expires_at + self.leeway <= now {
+            return Err(TokenRejection::Expired);
+        }
+        if let Some(not_before) = payload.not_before() {
+            if not_before > now + self.leeway {
+                return Err(TokenRejection::NotYetValid);
+            }
+        }
+        claims_of(&payload, expires_at)
+    }
+}
+
+fn claims_of(payload: &JwtPayload, expires_at: SystemTime) -> Result<AccessClaims, TokenRejection> {
+    let string = |name: &str| {
+        payload
+            .claim(name)
+            .and_then(Value::as_str)
+            .ok_or(TokenRejection::Malformed)
+    };
+    let user_id: UserId = payload
+        .subject()
+        .ok_or(TokenRejection::Malformed)?
+        .parse()
+        .map_err(|_| TokenRejection::Malformed)?;
+    let session_id: SessionId = string("sid")?
+        .parse()
+        .map_err(|_| TokenRejection::Malformed)?;
+    let roles = payload
+        .claim("roles")
+        .and_then(Value::as_array)
+        .ok_or(TokenRejection::Malformed)?
+        .iter()
+        .map(|r| r.as_str().map(Role::new).ok_or(TokenRejection::Malformed))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(AccessClaims {
+        user_id,
+        email: Email::from_trusted(string("email")?.to_owned()),
+        email_verified: payload
+            .claim("email_verified")
+            .and_then(Value::as_bool)
+            .ok_or(TokenRejection::Malformed)?,
+        roles,
+        session_id,
+        token_id: payload
+            .jwt_id()
+            .ok_or(TokenRejection::Malformed)?
+            .to_owned(),
+        issued_at: payload
+            .issued_at()
+            .map(Timestamp::from)
+            .ok_or(TokenRejection::Malformed)?,
+        expires_at: Timestamp::from(expires_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(now: Timestamp, ttl: i64) -> AccessClaims {
+        AccessClaims {
+            user_id: UserId::generate(),
+            email: Email::from_trusted("a@example.com".into()),
+            email_verified: true,
+            roles: vec![Role::user()],
+            session_id: SessionId::generate(),
+            token_id: "jti-1".into(),
+            issued_at: now,
+            expires_at: now + chrono::TimeDelta::seconds(ttl),
+        }
+    }
+
+    fn eddsa() -> JwtTokens {
+        let key = EdKeyPair::generate(EdCurve::Ed25519)
+            .expect("key")
+            .to_pem_private_key();
+        JwtTokens::from_key(&TokenSettings::default(), &key).expect("tokens")
+    }
+
+    #[test]
+    fn round_trip_with_eddsa() {
+        let tokens = eddsa();
+        let now = chrono::Utc::now();
+        let issued = claims(now, 900);
+        let jwt = tokens.issue(&issued).expect("signed");
+        let verified = tokens.verify(&jwt, now).expect("valid");
+        assert_eq!(verified.user_id, issued.user_id);
+        assert_eq!(verified.session_id, issued.session_id);
+        assert_eq!(verified.roles, issued.roles);
+        let jwks = tokens.jwks().to_string();
+        assert!(
+            jwks.contains("\"crv\":\"Ed25519\"") && !jwks.contains("\"d\""),
+            "public key only: {jwks}"
+        );
+    }
+
+    #[test]
+    fn expiry_honours_the_leeway() {
+        let tokens = eddsa();
+        let now = chrono::Utc::now();
+        let jwt = tokens.issue(&claims(now, 10)).expect("signed");
+        assert!(
+            tokens
+                .verify(&jwt, now + chrono::TimeDelta::seconds(14))
+                .is_ok()
+        );
+        assert_eq!(
+            tokens.verify(&jwt, now + chrono::TimeDelta::seconds(16)),
+            Err(TokenRejection::Expired)
+        );
+    }
+
+    #[test]
+    fn a_token_from_another_key_is_rejected() {
+        let now = chrono::Utc::now();
+        let jwt = eddsa().issue(&claims(now, 900)).expect("signed");
+        assert_eq!(eddsa().verify(&jwt, now), Err(TokenRejection::BadSignature));
+        assert!(eddsa().verify("abc.def", now).is_err());
+    }
+
+    #[test]
+    fn hs256_works_and_publishes_nothing() {
+        let settings = TokenSettings {
+            algorithm: Algorithm::HS256,
+            ..TokenSettings::default()
+        };
+        let tokens = JwtTokens::from_key(&settings, &[7u8; 32]).expect("tokens");
+        let now = chrono::Utc::now();
+        let jwt = tokens.issue(&claims(now, 900)).expect("signed");
+        assert!(tokens.verify(&jwt, now).is_ok());
+        assert_eq!(tokens.jwks()["keys"].as_array().map(Vec::len), Some(0));
+    }
+}

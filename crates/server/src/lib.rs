@@ -1,0 +1,171 @@
+//! The composition root: reads settings, builds the adapters, wires them into
+//! the use cases and the HTTP API, and starts the server and its workers.
+#![forbid(unsafe_code)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::{HttpServer, web};
+use auth_application::{AuthService, AuthSettings, OutboxRelay, Ports, RetryPolicy};
+use auth_http::{AppState, TrustedProxies};
+use auth_infrastructure::{
+    HotState, JwtTokens, MailAdapter, OsRandom, Pbkdf2Hasher, SeaStore, Settings, SystemClock, db,
+    run_outbox_worker,
+};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use auth_infrastructure::settings;
+
+/// The adapters of a real deployment. The database and hot-state variants
+/// (SQLite or PostgreSQL; in-process or Redis) are chosen at run time.
+#[derive(Debug)]
+pub struct ServerPorts;
+
+impl Ports for ServerPorts {
+    type Store = SeaStore;
+    type Hasher = Pbkdf2Hasher;
+    type Tokens = JwtTokens;
+    type Revocations = HotState;
+    type Clock = SystemClock;
+    type Random = OsRandom;
+}
+
+/// Where generated keys are kept outside production.
+const DATA_DIR: &str = "var";
+
+/// A built, listening, not yet running service.
+pub struct Application {
+    server: actix_web::dev::Server,
+    port: u16,
+    outbox_worker: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Connects every dependency, migrates, binds the listener.
+    ///
+    /// # Errors
+    /// When a dependency cannot be reached or a setting cannot be used; the
+    /// message names the key where one is at fault.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = db::connect(&settings.database).await?;
+        let outbox_queued = Arc::new(Notify::new());
+        let store = SeaStore::new(db, Arc::clone(&outbox_queued));
+        let hot = match &settings.redis.url {
+            Some(url) => HotState::redis(url, &settings.redis.key_prefix).await?,
+            None => HotState::in_process(),
+        };
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let concurrency = if settings.password.hash_concurrency == 0 {
+            cores
+        } else {
+            settings.password.hash_concurrency
+        };
+        let hasher = Pbkdf2Hasher::new(
+            settings.password.iterations,
+            concurrency,
+            settings.password.hash_queue,
+        )?;
+        let tokens = JwtTokens::from_settings(&settings.tokens, Path::new(DATA_DIR))?;
+        let jwks = tokens.jwks().to_string();
+
+        let service = Arc::new(AuthService::<ServerPorts>::new(
+            store.clone(),
+            hasher,
+            tokens,
+            hot,
+            SystemClock,
+            OsRandom,
+            auth_settings(&settings),
+        ));
+
+        let mailer = MailAdapter::from_settings(&settings.mail, &settings.smtp)?;
+        let retry = RetryPolicy {
+            max_attempts: settings.mail.max_attempts,
+            base_delay: settings.mail.retry_base,
+            max_delay: settings.mail.retry_max,
+            ..RetryPolicy::default()
+        };
+        let relay = OutboxRelay::new(store, mailer, SystemClock, retry);
+        let outbox_worker = tokio::spawn(run_outbox_worker(
+            relay,
+            outbox_queued,
+            settings.mail.poll_interval,
+        ));
+
+        let listener =
+            TcpListener::bind((settings.http.host, settings.http.port)).map_err(|e| {
+                anyhow::anyhow!(
+                    "http.host/http.port: cannot listen on {}:{}: {e}",
+                    settings.http.host,
+                    settings.http.port
+                )
+            })?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { service, jwks });
+        let proxies = web::Data::new(TrustedProxies(settings.http.trusted_proxies.clone()));
+        let mut server = HttpServer::new(move || auth_http::app(state.clone(), proxies.clone()));
+        if settings.http.workers > 0 {
+            server = server.workers(settings.http.workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(address = %format!("{}:{port}", settings.http.host), database = db_kind(&settings), hot_state = if settings.redis.url.is_some() { "redis" } else { "in-process" }, "auth-service listening");
+        Ok(Self {
+            server,
+            port,
+            outbox_worker,
+        })
+    }
+
+    /// The bound port (useful with `http.port = 0`).
+    #[must_use]
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server.
+    #[must_use]
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM), then drains.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.outbox_worker.abort();
+        result
+    }
+}
+
+fn db_kind(settings: &Settings) -> &'static str {
+    if settings.database.is_sqlite() {
+        "sqlite"
+    } else {
+        "postgres"
+    }
+}
+
+fn auth_settings(settings: &Settings) -> AuthSettings {
+    AuthSettings {
+        access_ttl: settings.tokens.access_ttl,
+        verify_email_ttl: settings.tokens.verify_email_ttl,
+        reset_ttl: settings.tokens.reset_ttl,
+        session_ttl: settings.sessions.ttl,
+        remember_me_ttl: settings.sessions.remember_me_ttl,
+        public_url: settings.http.public_url.trim_end_matches('/').to_owned(),
+        verify_email_link: settings.links.verify_email.clone(),
+        reset_password_link: settings.links.reset_password.clone(),
+    }
+}
