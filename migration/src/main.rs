@@ -36,14 +36,12 @@ async fn run(args: Vec<String>) -> Result<(), String> {
     if let Some(path) = url
         .strip_prefix("sqlite://")
         .and_then(|rest| rest.split('?').next())
-    {
-        if let Some(dir) = std::path::Path::new(path)
+        && let Some(dir) = std::path::Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let db = Database::connect(&url)
         .await

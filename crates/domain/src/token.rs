@@ -43,7 +43,7 @@ impl fmt::Debug for OpaqueToken {
 
 /// SHA-256 of a token, hex encoded. A high-entropy token needs no salt or
 /// slow hash: a preimage search over 2^256 is out of reach.
-#[derive(Clone, Eq, Hash)]
+#[derive(Clone, Eq)]
 pub struct TokenHash(String);
 
 impl TokenHash {

@@ -151,7 +151,13 @@ fn default_key_file(algorithm: Algorithm) -> &'static str {
     }
 }
 
-fn generate_key(algorithm: Algorithm, path: &Path) -> anyhow::Result<Vec<u8>> {
+/// Creates a new key file for `algorithm` at `path` (mode 0600), unless one
+/// exists; returns the key on disk. Operators can also use `openssl genpkey
+/// -algorithm ed25519`.
+///
+/// # Errors
+/// When the key cannot be generated or written.
+pub fn generate_key(algorithm: Algorithm, path: &Path) -> anyhow::Result<Vec<u8>> {
     let key = match algorithm {
         Algorithm::EdDSA => EdKeyPair::generate(EdCurve::Ed25519)?.to_pem_private_key(),
         Algorithm::HS256 => URL_SAFE_NO_PAD
@@ -184,10 +190,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     // race to create the key, theirs is kept.
     let linked = std::fs::hard_link(&tmp, path);
     std::fs::remove_file(&tmp)?;
-    if let Err(err) = linked {
-        if err.kind() != std::io::ErrorKind::AlreadyExists {
-            anyhow::bail!("cannot write {}: {err}", path.display());
-        }
+    if let Err(err) = linked
+        && err.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        anyhow::bail!("cannot write {}: {err}", path.display());
     }
     Ok(())
 }
@@ -275,10 +281,10 @@ impl AccessTokenVerifier for JwtTokens {
         if expires_at + self.leeway <= now {
             return Err(TokenRejection::Expired);
         }
-        if let Some(not_before) = payload.not_before() {
-            if not_before > now + self.leeway {
-                return Err(TokenRejection::NotYetValid);
-            }
+        if let Some(not_before) = payload.not_before()
+            && not_before > now + self.leeway
+        {
+            return Err(TokenRejection::NotYetValid);
         }
         claims_of(&payload, expires_at)
     }

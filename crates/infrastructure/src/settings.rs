@@ -494,16 +494,15 @@ impl Settings {
                 "must be a sqlite:// or postgres:// URL",
             ));
         }
-        if let Some(redis) = &self.redis.url {
-            if !(redis.starts_with("redis://")
+        if let Some(redis) = &self.redis.url
+            && !(redis.starts_with("redis://")
                 || redis.starts_with("rediss://")
                 || redis.starts_with("redis-"))
-            {
-                return Err(invalid(
-                    "redis.url",
-                    "must be a redis:// URL, or empty for in-process hot state",
-                ));
-            }
+        {
+            return Err(invalid(
+                "redis.url",
+                "must be a redis:// URL, or empty for in-process hot state",
+            ));
         }
         if self.password.iterations < 1000 {
             return Err(invalid("password.iterations", "must be at least 1000"));

@@ -1,0 +1,78 @@
+//! `just bench`: the costs that size a deployment, measured in-process on
+//! this machine (run it with `--release`).
+//!
+//! - one PBKDF2-HMAC-SHA256 hash at the configured and the default cost;
+//! - access-token signing and verification (EdDSA and HS256).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use auth_domain::ports::{AccessTokenIssuer, AccessTokenVerifier, PasswordHasher};
+use auth_domain::{AccessClaims, Email, Password, Role, SessionId, UserId};
+use auth_infrastructure::settings::{Algorithm, TokenSettings};
+use auth_infrastructure::{JwtTokens, Pbkdf2Hasher};
+
+fn rate(label: &str, iterations: u32, elapsed: Duration) {
+    let per_op = elapsed / iterations;
+    let per_sec = f64::from(iterations) / elapsed.as_secs_f64();
+    println!("{label:<44} {per_op:>12.2?} per op  {per_sec:>12.0} ops/s");
+}
+
+#[tokio::main]
+async fn main() {
+    for iterations in [600_000, 10_000] {
+        let hasher = Pbkdf2Hasher::new(iterations, 1, 8).expect("hasher");
+        let n = if iterations > 100_000 { 10 } else { 200 };
+        let started = Instant::now();
+        for _ in 0..n {
+            hasher
+                .hash(Password::new("Correct-Horse-42".into()))
+                .await
+                .expect("hash");
+        }
+        rate(
+            &format!("pbkdf2-sha256 hash, {iterations} iterations"),
+            n,
+            started.elapsed(),
+        );
+    }
+
+    let now = chrono::Utc::now();
+    let claims = AccessClaims {
+        user_id: UserId::generate(),
+        email: Email::parse("bench@example.com").expect("email"),
+        email_verified: true,
+        roles: vec![Role::user()],
+        session_id: SessionId::generate(),
+        token_id: "bench".into(),
+        issued_at: now,
+        expires_at: now + chrono::TimeDelta::minutes(15),
+    };
+    let dir = tempfile_dir();
+    for algorithm in [Algorithm::EdDSA, Algorithm::HS256] {
+        let settings = TokenSettings {
+            algorithm,
+            ..TokenSettings::default()
+        };
+        let tokens = JwtTokens::from_settings(&settings, &dir).expect("tokens");
+        let n = 5_000;
+        let started = Instant::now();
+        let mut token = String::new();
+        for _ in 0..n {
+            token = tokens.issue(&claims).expect("sign");
+        }
+        rate(&format!("{algorithm:?} sign"), n, started.elapsed());
+        let started = Instant::now();
+        for _ in 0..n {
+            tokens.verify(&token, now).expect("verify");
+        }
+        rate(&format!("{algorithm:?} verify"), n, started.elapsed());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("auth-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}

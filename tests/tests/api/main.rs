@@ -1,0 +1,10 @@
+//! The API driven over HTTP, as API.md specifies it. Runs on SQLite +
+//! in-process state by default, on PostgreSQL + Redis with
+//! `AUTH_TEST_DATABASE_URL` and `AUTH_TEST_REDIS_URL`.
+#![allow(clippy::unwrap_used)]
+
+mod errors;
+mod flow;
+mod mail;
+mod store_contract;
+mod system;
