@@ -24,7 +24,7 @@ impl<P: Ports> AuthService<P> {
     /// [`TokenRejection`] when the token is invalid, expired or revoked.
     pub fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
         let claims = self.tokens.verify(token, self.now())?;
-        if self.revocations.is_revoked(claims.session_id) {
+        if self.hot.is_revoked(claims.session_id) {
             return Err(TokenRejection::Revoked);
         }
         Ok(claims)

@@ -4,11 +4,14 @@
 #![forbid(unsafe_code)]
 
 mod authenticate;
+mod change_password;
 mod failure;
 mod login;
 mod mail_templates;
 mod outbox;
+mod refresh;
 mod register;
+mod sessions;
 mod settings;
 mod verify_email;
 
@@ -16,17 +19,20 @@ mod verify_email;
 mod testing;
 
 pub use authenticate::AuthenticateError;
+pub use change_password::{ChangePasswordError, ChangePasswordRequest};
 pub use failure::Failure;
 pub use login::{LoginError, LoginRequest, TokenPair};
 pub use outbox::{DeliveryReport, OutboxRelay, RetryPolicy};
+pub use refresh::RefreshError;
 pub use register::{RegisterError, RegisterRequest};
+pub use sessions::{LogoutError, SessionError};
 pub use settings::AuthSettings;
 pub use verify_email::VerifyEmailError;
 
 use auth_domain::ports::{
     AccessTokenIssuer, AccessTokenVerifier, AuditLog, Clock, HealthProbe, OneTimeTokenRepository,
-    OutboxRepository, PasswordHasher, RevocationList, SecureRandom, SessionRepository,
-    UserRepository,
+    OutboxRepository, PasswordHasher, RefreshGrace, RevocationList, SecureRandom,
+    SessionRepository, UserRepository,
 };
 use auth_domain::{PasswordPolicy, Timestamp};
 
@@ -45,8 +51,8 @@ pub trait Ports: Send + Sync + 'static {
     type Hasher: PasswordHasher;
     /// Access-token signing and verification.
     type Tokens: AccessTokenIssuer + AccessTokenVerifier;
-    /// Revoked sessions, shared across instances.
-    type Revocations: RevocationList + HealthProbe;
+    /// Hot state shared across instances: revoked sessions, refresh grace.
+    type Hot: RevocationList + RefreshGrace + HealthProbe;
     /// Time.
     type Clock: Clock + Clone;
     /// Randomness for tokens.
@@ -58,7 +64,7 @@ pub struct AuthService<P: Ports> {
     store: P::Store,
     hasher: P::Hasher,
     tokens: P::Tokens,
-    revocations: P::Revocations,
+    hot: P::Hot,
     clock: P::Clock,
     random: P::Random,
     settings: AuthSettings,
@@ -98,7 +104,7 @@ impl<P: Ports> AuthService<P> {
         store: P::Store,
         hasher: P::Hasher,
         tokens: P::Tokens,
-        revocations: P::Revocations,
+        hot: P::Hot,
         clock: P::Clock,
         random: P::Random,
         settings: AuthSettings,
@@ -107,7 +113,7 @@ impl<P: Ports> AuthService<P> {
             store,
             hasher,
             tokens,
-            revocations,
+            hot,
             clock,
             random,
             settings,
@@ -123,7 +129,7 @@ impl<P: Ports> AuthService<P> {
 
     /// Checks every dependency.
     pub async fn health(&self) -> HealthReport {
-        let (database, hot_store) = (self.store.ping().await, self.revocations.ping().await);
+        let (database, hot_store) = (self.store.ping().await, self.hot.ping().await);
         if let Err(err) = &database {
             tracing::warn!(error = %err, "health: database check failed");
         }

@@ -15,6 +15,9 @@ pub struct AuthSettings {
     pub session_ttl: Duration,
     /// Lifetime of a remember-me session.
     pub remember_me_ttl: Duration,
+    /// How long a rotated-out refresh token still returns its successor
+    /// instead of raising a reuse alarm (zero: never).
+    pub refresh_reuse_grace: Duration,
     /// Base URL of the service, for links in emails (no trailing slash).
     pub public_url: String,
     /// Verification link template with `{public_url}` and `{token}`.
@@ -31,6 +34,7 @@ impl Default for AuthSettings {
             reset_ttl: Duration::from_secs(3600),
             session_ttl: Duration::from_secs(24 * 3600),
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::ZERO,
             public_url: "http://localhost:8001".to_owned(),
             verify_email_link: "{public_url}/verify-email?token={token}".to_owned(),
             reset_password_link: "{public_url}/reset-password?token={token}".to_owned(),

@@ -10,6 +10,9 @@ use auth_domain::ports::{
     PasswordHasher, RandomError, Registration, RepoError, RevocationList, SecureRandom,
     SessionRepository, SigningError, TokenRejection, UserRepository,
 };
+use auth_domain::ports::{
+    GraceEntry, RefreshGrace, RefreshTokenRecord, RevokeReason, RevokeScope, Rotation,
+};
 use auth_domain::{
     AccessClaims, AuditEvent, Email, EmailMessage, MessageId, NewSession, OneTimeToken,
     OpaqueToken, OutboxMessage, OutboxStatus, Password, PasswordHash, RequestContext, Session,
@@ -30,6 +33,8 @@ pub struct State {
     pub outbox: Vec<OutboxMessage>,
     pub outbox_state: HashMap<MessageId, (OutboxStatus, Option<Timestamp>)>,
     pub revoked: Vec<SessionId>,
+    pub refresh_tokens: Vec<(TokenHash, SessionId, Option<Timestamp>)>,
+    pub grace: HashMap<String, GraceEntry>,
     pub verifications: u32,
     pub issued: HashMap<String, AccessClaims>,
     counter: u64,
@@ -100,6 +105,31 @@ impl UserRepository for MemoryStore {
         Ok(state.users.iter().find(|u| u.id == id).cloned())
     }
 
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        keep: Option<SessionId>,
+        _reason: RevokeReason,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Vec<SessionId>, RepoError> {
+        let mut state = lock(&self.0);
+        state.check()?;
+        if let Some(user) = state.users.iter_mut().find(|u| u.id == id) {
+            user.password_hash = hash.clone();
+        }
+        let mut revoked = Vec::new();
+        for (s, _) in &mut state.sessions {
+            if s.user_id == id && Some(s.id) != keep && s.is_active(now) {
+                s.revoked_at = Some(now);
+                revoked.push(s.id);
+            }
+        }
+        state.events.push(event);
+        Ok(revoked)
+    }
+
     async fn update_password_hash(
         &self,
         id: UserId,
@@ -160,9 +190,112 @@ impl SessionRepository for MemoryStore {
     async fn create_session(&self, new: NewSession, event: AuditEvent) -> Result<(), RepoError> {
         let mut state = lock(&self.0);
         state.check()?;
+        state
+            .refresh_tokens
+            .push((new.refresh_token_hash.clone(), new.session.id, None));
         state.sessions.push((new.session, new.refresh_token_hash));
         state.events.push(event);
         Ok(())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepoError> {
+        let state = lock(&self.0);
+        state.check()?;
+        let Some((_, sid, used_at)) = state.refresh_tokens.iter().find(|(h, _, _)| h == hash)
+        else {
+            return Ok(None);
+        };
+        let session = state
+            .sessions
+            .iter()
+            .find(|(s, _)| s.id == *sid)
+            .map(|(s, _)| s.clone());
+        Ok(session.map(|session| RefreshTokenRecord {
+            session,
+            used_at: *used_at,
+        }))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        session: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Rotation, RepoError> {
+        let mut state = lock(&self.0);
+        state.check()?;
+        let Some(entry) = state
+            .refresh_tokens
+            .iter_mut()
+            .find(|(h, s, used)| h == presented && *s == session && used.is_none())
+        else {
+            return Ok(Rotation::NotCurrent);
+        };
+        entry.2 = Some(now);
+        state.refresh_tokens.push((next.clone(), session, None));
+        if let Some((s, _)) = state.sessions.iter_mut().find(|(s, _)| s.id == session) {
+            s.last_used_at = now;
+        }
+        state.events.push(event);
+        Ok(Rotation::Rotated)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user: UserId,
+        scope: RevokeScope,
+        _reason: RevokeReason,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Vec<SessionId>, RepoError> {
+        let mut state = lock(&self.0);
+        state.check()?;
+        let mut revoked = Vec::new();
+        for (s, _) in &mut state.sessions {
+            let in_scope = match scope {
+                RevokeScope::One(id) => s.id == id,
+                RevokeScope::All => true,
+                RevokeScope::AllExcept(id) => s.id != id,
+            };
+            if s.user_id == user && in_scope && s.is_active(now) {
+                s.revoked_at = Some(now);
+                revoked.push(s.id);
+            }
+        }
+        state.events.push(event);
+        Ok(revoked)
+    }
+
+    async fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, RepoError> {
+        let state = lock(&self.0);
+        state.check()?;
+        let mut sessions: Vec<Session> = state
+            .sessions
+            .iter()
+            .map(|(s, _)| s.clone())
+            .filter(|s| s.user_id == user && s.is_active(now))
+            .collect();
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(sessions)
+    }
+
+    async fn revoked_since(&self, since: Timestamp) -> Result<Vec<SessionId>, RepoError> {
+        let state = lock(&self.0);
+        Ok(state
+            .sessions
+            .iter()
+            .filter(|(s, _)| s.revoked_at.is_some_and(|at| at >= since))
+            .map(|(s, _)| s.id)
+            .collect())
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
@@ -346,6 +479,24 @@ impl RevocationList for MemoryRevocations {
     }
 }
 
+impl RefreshGrace for MemoryRevocations {
+    async fn remember(
+        &self,
+        presented: &TokenHash,
+        entry: &GraceEntry,
+        _ttl: Duration,
+    ) -> Result<(), RepoError> {
+        lock(&self.0)
+            .grace
+            .insert(presented.as_str().to_owned(), entry.clone());
+        Ok(())
+    }
+
+    async fn recall(&self, presented: &TokenHash) -> Result<Option<GraceEntry>, RepoError> {
+        Ok(lock(&self.0).grace.get(presented.as_str()).cloned())
+    }
+}
+
 impl HealthProbe for MemoryRevocations {
     async fn ping(&self) -> Result<(), RepoError> {
         Ok(())
@@ -401,7 +552,7 @@ impl Ports for TestPorts {
     type Store = MemoryStore;
     type Hasher = FakeHasher;
     type Tokens = FakeTokens;
-    type Revocations = MemoryRevocations;
+    type Hot = MemoryRevocations;
     type Clock = TestClock;
     type Random = SequentialRandom;
 }
@@ -420,6 +571,8 @@ pub fn service() -> (AuthService<TestPorts>, Shared) {
         outbox: Vec::new(),
         outbox_state: HashMap::new(),
         revoked: Vec::new(),
+        refresh_tokens: Vec::new(),
+        grace: HashMap::new(),
         verifications: 0,
         issued: HashMap::new(),
         counter: 0,

@@ -71,6 +71,19 @@ pub trait UserRepository: Send + Sync + 'static {
         id: UserId,
     ) -> impl Future<Output = Result<Option<User>, RepoError>> + Send;
 
+    /// In one transaction: replaces the password hash, revokes every session
+    /// of the user but `keep` (all when `None`) and records `event`. Returns
+    /// the revoked session ids.
+    fn change_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        keep: Option<SessionId>,
+        reason: RevokeReason,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Vec<SessionId>, RepoError>> + Send;
+
     /// Replaces the password hash (after a rehash with current parameters).
     fn update_password_hash(
         &self,
@@ -102,6 +115,67 @@ pub trait OneTimeTokenRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, RepoError>> + Send;
 }
 
+/// A stored refresh token and the session it belongs to.
+#[derive(Clone, Debug)]
+pub struct RefreshTokenRecord {
+    /// The session.
+    pub session: Session,
+    /// When the token was rotated out; `None` while it is the current one.
+    pub used_at: Option<Timestamp>,
+}
+
+/// Outcome of a rotation attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token was current; the successor is now.
+    Rotated,
+    /// The presented token was no longer current (a concurrent refresh won).
+    NotCurrent,
+}
+
+/// Why sessions are revoked (stored with them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeReason {
+    /// The user logged out of this session.
+    Logout,
+    /// The user revoked the session from another one.
+    Revoked,
+    /// The user logged out everywhere.
+    LogoutAll,
+    /// A rotated-out refresh token was presented again.
+    TokenReuse,
+    /// The password was changed.
+    PasswordChanged,
+    /// The password was reset.
+    PasswordReset,
+}
+
+impl RevokeReason {
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Revoked => "revoked",
+            Self::LogoutAll => "logout_all",
+            Self::TokenReuse => "token_reuse",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// Which sessions to revoke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeScope {
+    /// One session, if it belongs to the user.
+    One(SessionId),
+    /// Every session of the user.
+    All,
+    /// Every session of the user but this one.
+    AllExcept(SessionId),
+}
+
 /// Login sessions and their refresh tokens.
 pub trait SessionRepository: Send + Sync + 'static {
     /// Stores a new session with its first refresh token and the login event.
@@ -116,6 +190,49 @@ pub trait SessionRepository: Send + Sync + 'static {
         &self,
         id: SessionId,
     ) -> impl Future<Output = Result<Option<Session>, RepoError>> + Send;
+
+    /// The refresh token with this hash (current or rotated out) and its session.
+    fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> impl Future<Output = Result<Option<RefreshTokenRecord>, RepoError>> + Send;
+
+    /// One atomic compare-and-set: marks `presented` used if it is still
+    /// current, stores `next` as the session's current token, touches the
+    /// session and records `event`. Of concurrent rotations of one token,
+    /// on any number of instances, exactly one gets `Rotated`.
+    fn rotate_refresh_token(
+        &self,
+        session: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Rotation, RepoError>> + Send;
+
+    /// Marks the user's active sessions in `scope` revoked and records
+    /// `event`; returns the ids that were revoked by this call.
+    fn revoke_sessions(
+        &self,
+        user: UserId,
+        scope: RevokeScope,
+        reason: RevokeReason,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Vec<SessionId>, RepoError>> + Send;
+
+    /// The user's sessions that are neither revoked nor expired, newest first.
+    fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Session>, RepoError>> + Send;
+
+    /// Sessions revoked at or after `since`, to rebuild revocation mirrors.
+    fn revoked_since(
+        &self,
+        since: Timestamp,
+    ) -> impl Future<Output = Result<Vec<SessionId>, RepoError>> + Send;
 }
 
 /// The audit trail.
@@ -283,6 +400,40 @@ pub trait RevocationList: Send + Sync + 'static {
         sessions: &[SessionId],
         until: Timestamp,
     ) -> impl Future<Output = Result<(), RepoError>> + Send;
+}
+
+/// A refresh answer kept for `sessions.refresh_reuse_grace`, so a client
+/// that races itself (two tabs) gets the same successor instead of a reuse
+/// alarm. Kept only in the hot store, only for the window.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GraceEntry {
+    /// The successor refresh token (raw).
+    pub refresh_token: String,
+    /// The access token issued with it.
+    pub access_token: String,
+}
+
+impl std::fmt::Debug for GraceEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GraceEntry([redacted])")
+    }
+}
+
+/// Short-lived memory of recent rotations, keyed by the rotated-out token.
+pub trait RefreshGrace: Send + Sync + 'static {
+    /// Remembers the successor of `presented` for `ttl`.
+    fn remember(
+        &self,
+        presented: &TokenHash,
+        entry: &GraceEntry,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// The successor of `presented`, if still remembered.
+    fn recall(
+        &self,
+        presented: &TokenHash,
+    ) -> impl Future<Output = Result<Option<GraceEntry>, RepoError>> + Send;
 }
 
 /// Delivers email. Used only by the outbox worker, never by a use case.

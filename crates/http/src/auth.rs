@@ -41,7 +41,7 @@ impl<P: Ports> BearerAuthenticator for AuthService<P> {
 }
 
 /// The bearer token of a request, if it has an `Authorization: Bearer` header.
-fn bearer(req: &HttpRequest) -> Option<&str> {
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme

@@ -154,3 +154,115 @@ pub struct HealthDto {
     /// The checks.
     pub checks: HealthChecks,
 }
+
+/// `POST /api/v1/auth/refresh` and `POST /api/v1/auth/logout`: the refresh
+/// token, when not sent as the `refresh_token` cookie.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    /// The current refresh token; the cookie is used when absent.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// `POST /api/v1/auth/change-password`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordBody {
+    /// The password in use.
+    pub current_password: String,
+    /// The new password (the password policy applies).
+    pub new_password: String,
+}
+
+/// `POST /api/v1/auth/validate`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateBody {
+    /// An access token.
+    pub token: String,
+}
+
+/// RFC 7662-shaped introspection of an access token.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct IntrospectionDto {
+    /// Whether the token is valid, unexpired and unrevoked.
+    pub active: bool,
+    /// The user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<Uuid>,
+    /// The user's email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Role names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    /// The session id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+    /// Expiry (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+}
+
+impl From<&auth_domain::AccessClaims> for IntrospectionDto {
+    fn from(claims: &auth_domain::AccessClaims) -> Self {
+        Self {
+            active: true,
+            sub: Some(claims.user_id.as_uuid()),
+            email: Some(claims.email.as_str().to_owned()),
+            roles: Some(claims.roles.iter().map(|r| r.as_str().to_owned()).collect()),
+            sid: Some(claims.session_id.as_uuid()),
+            exp: Some(claims.expires_at.timestamp()),
+            iat: Some(claims.issued_at.timestamp()),
+        }
+    }
+}
+
+/// One login session (device).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDto {
+    /// Session id.
+    pub id: Uuid,
+    /// Login time.
+    pub created_at: DateTime<Utc>,
+    /// Last login or refresh.
+    pub last_used_at: DateTime<Utc>,
+    /// When the session ends.
+    pub expires_at: DateTime<Utc>,
+    /// Client address at login.
+    pub ip: Option<String>,
+    /// Client user agent at login.
+    pub user_agent: Option<String>,
+    /// Whether remember-me was chosen.
+    pub remember_me: bool,
+    /// Whether this is the caller's session.
+    pub current: bool,
+}
+
+impl SessionDto {
+    /// The wire form of `session`; `current` when it is the caller's.
+    #[must_use]
+    pub fn new(session: &auth_domain::Session, current: auth_domain::SessionId) -> Self {
+        Self {
+            id: session.id.as_uuid(),
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            ip: session.ip.map(|ip| ip.to_string()),
+            user_agent: session.user_agent.clone(),
+            remember_me: session.remember_me,
+            current: session.id == current,
+        }
+    }
+}
+
+/// `GET /api/v1/auth/sessions`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsDto {
+    /// Active sessions, newest first.
+    pub sessions: Vec<SessionDto>,
+}

@@ -6,7 +6,10 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use auth_application::{AuthenticateError, Failure, LoginError, RegisterError, VerifyEmailError};
+use auth_application::{
+    AuthenticateError, ChangePasswordError, Failure, LoginError, LogoutError, RefreshError,
+    RegisterError, SessionError, VerifyEmailError,
+};
 use auth_domain::PolicyViolation;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -396,6 +399,56 @@ impl From<AuthenticateError> for ApiError {
         match err {
             AuthenticateError::Rejected(_) => Self::unauthorized(true),
             AuthenticateError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(err: RefreshError) -> Self {
+        match err {
+            RefreshError::Invalid => Self::new(ErrorCode::RefreshTokenInvalid),
+            RefreshError::Reused => Self::new(ErrorCode::RefreshTokenReused),
+            RefreshError::Suspended => Self::new(ErrorCode::AccountSuspended),
+            RefreshError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<LogoutError> for ApiError {
+    fn from(err: LogoutError) -> Self {
+        match err {
+            LogoutError::Unauthenticated => Self::unauthorized(false),
+            LogoutError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(err: SessionError) -> Self {
+        match err {
+            SessionError::NotFound => Self::new(ErrorCode::NotFound).with_detail("No such session"),
+            SessionError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(err: ChangePasswordError) -> Self {
+        match err {
+            ChangePasswordError::InvalidCredentials => Self::new(ErrorCode::InvalidCredentials),
+            ChangePasswordError::WeakPassword(violations) => {
+                let mut api = Self::new(ErrorCode::WeakPassword);
+                api.errors = policy_errors(&violations)
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: "new_password".to_owned(),
+                        ..e
+                    })
+                    .collect();
+                api
+            }
+            ChangePasswordError::Unauthenticated => Self::unauthorized(true),
+            ChangePasswordError::Failed(failure) => failure.into(),
         }
     }
 }

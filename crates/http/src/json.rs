@@ -17,6 +17,33 @@ pub fn config() -> web::JsonConfig {
         .error_handler(|err, _req: &HttpRequest| problem(&err).into())
 }
 
+/// An optional JSON body: empty means `None`. For endpoints whose body may be
+/// left out entirely (refresh and logout read a cookie instead).
+///
+/// # Errors
+/// 413 past [`MAX_BODY`], 422 for malformed JSON or unknown fields.
+pub async fn optional<T: serde::de::DeserializeOwned>(
+    payload: web::Payload,
+) -> Result<Option<T>, ApiError> {
+    let bytes = match payload.to_bytes_limited(MAX_BODY).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return Err(ApiError::invalid_field(
+                "body",
+                "invalid_json",
+                "The request body could not be read",
+            ));
+        }
+        Err(_) => return Err(ApiError::new(ErrorCode::PayloadTooLarge)),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|err| deserialize_problem(&err))
+}
+
 fn problem(err: &JsonPayloadError) -> ApiError {
     match err {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {

@@ -7,11 +7,14 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{
+    ChangePasswordBody, IntrospectionDto, RefreshBody, SessionDto, SessionsDto, ValidateBody,
+};
+use crate::dto::{
     CheckStatus, HealthChecks, HealthDto, LoginBody, RegisterBody, TokenPairDto, UserDto,
     UserEnvelope, VerifyEmailBody,
 };
 use crate::error::{FieldError, ProblemDetails};
-use crate::handlers::{auth, system};
+use crate::handlers::{auth, sessions, system};
 
 /// The document.
 #[derive(OpenApi)]
@@ -27,6 +30,15 @@ use crate::handlers::{auth, system};
         auth::verify_email_in_path,
         auth::login,
         auth::me,
+        sessions::refresh,
+        sessions::logout,
+        sessions::list_sessions,
+        sessions::revoke_sessions_collection,
+        sessions::revoke_all_sessions,
+        sessions::revoke_session,
+        sessions::change_password,
+        sessions::validate,
+        sessions::verify_token,
         system::health,
         system::jwks,
         system::openapi_json,
@@ -35,10 +47,13 @@ use crate::handlers::{auth, system};
     components(schemas(
         RegisterBody, VerifyEmailBody, LoginBody, UserDto, UserEnvelope, TokenPairDto,
         HealthDto, HealthChecks, CheckStatus, ProblemDetails, FieldError,
+        RefreshBody, ChangePasswordBody, ValidateBody, IntrospectionDto, SessionDto, SessionsDto,
     )),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "auth", description = "Registration, verification, login"),
+        (name = "sessions", description = "Refresh, logout, devices, password change"),
+        (name = "tokens", description = "Access-token validation for other services"),
         (name = "system", description = "Health, keys and documentation"),
     )
 )]

@@ -9,7 +9,7 @@ use auth_application::Ports;
 
 use crate::auth::BearerAuthenticator;
 use crate::client::TrustedProxies;
-use crate::handlers::{auth, system};
+use crate::handlers::{auth, sessions, system};
 use crate::state::AppState;
 
 /// Every route as `(method, path)`, in OpenAPI path syntax.
@@ -19,6 +19,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/verify-email/{token}"),
     ("POST", "/api/v1/auth/login"),
     ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/refresh"),
+    ("POST", "/api/v1/auth/logout"),
+    ("GET", "/api/v1/auth/sessions"),
+    ("DELETE", "/api/v1/auth/sessions"),
+    ("DELETE", "/api/v1/auth/sessions/all"),
+    ("DELETE", "/api/v1/auth/sessions/{id}"),
+    ("POST", "/api/v1/auth/change-password"),
+    ("POST", "/api/v1/auth/validate"),
+    ("GET", "/api/v1/auth/verify-token"),
     ("GET", "/health"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", "/openapi.json"),
@@ -42,6 +51,28 @@ pub fn configure<P: Ports>(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/api/v1/auth/login").route(web::post().to(auth::login::<P>)))
         .service(resource("/api/v1/auth/me").route(web::get().to(auth::me::<P>)))
+        .service(resource("/api/v1/auth/refresh").route(web::post().to(sessions::refresh::<P>)))
+        .service(resource("/api/v1/auth/logout").route(web::post().to(sessions::logout::<P>)))
+        .service(
+            resource("/api/v1/auth/sessions")
+                .route(web::get().to(sessions::list_sessions::<P>))
+                .route(web::delete().to(sessions::revoke_sessions_collection::<P>)),
+        )
+        // Before `{id}`, which would otherwise match "all".
+        .service(
+            resource("/api/v1/auth/sessions/all")
+                .route(web::delete().to(sessions::revoke_all_sessions::<P>)),
+        )
+        .service(
+            resource("/api/v1/auth/sessions/{id}")
+                .route(web::delete().to(sessions::revoke_session::<P>)),
+        )
+        .service(
+            resource("/api/v1/auth/change-password")
+                .route(web::post().to(sessions::change_password::<P>)),
+        )
+        .service(resource("/api/v1/auth/validate").route(web::post().to(sessions::validate::<P>)))
+        .service(resource("/api/v1/auth/verify-token").route(web::get().to(sessions::verify_token)))
         .service(resource("/health").route(web::get().to(system::health::<P>)))
         .service(resource("/.well-known/jwks.json").route(web::get().to(system::jwks::<P>)))
         .service(resource("/openapi.json").route(web::get().to(system::openapi_json)))

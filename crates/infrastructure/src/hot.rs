@@ -6,8 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use auth_domain::ports::{HealthProbe, RepoError, RevocationList};
-use auth_domain::{SessionId, Timestamp};
+use auth_domain::ports::{
+    GraceEntry, HealthProbe, RefreshGrace, RepoError, RevocationList, SessionRepository,
+};
+use auth_domain::{SessionId, Timestamp, TokenHash};
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use fred::types::Message;
@@ -46,6 +48,7 @@ pub enum HotState {
 #[derive(Clone, Debug, Default)]
 pub struct InProcessHotState {
     mirror: Mirror,
+    grace: Arc<RwLock<HashMap<String, (GraceEntry, std::time::Instant)>>>,
 }
 
 /// Redis-backed hot state with a local mirror fed by pub/sub.
@@ -56,6 +59,7 @@ pub struct RedisHotState {
     mirror: Mirror,
     revoked_key: String,
     channel: String,
+    key_prefix: String,
 }
 
 impl std::fmt::Debug for RedisHotState {
@@ -108,6 +112,7 @@ impl HotState {
             subscriber,
             mirror: Mirror::default(),
             revoked_key: format!("{key_prefix}revoked_sessions"),
+            key_prefix: key_prefix.to_owned(),
             channel: format!("{key_prefix}revocations"),
         };
         state.subscriber.subscribe(state.channel.clone()).await?;
@@ -120,6 +125,52 @@ impl HotState {
             .map_err(|e| anyhow::anyhow!("redis: cannot load revoked sessions: {e}"))?;
         Ok(Self::Redis(state))
     }
+}
+
+/// Loads the sessions revoked within `window` from the database into the
+/// mirror (and Redis), now and after every Redis reconnect, so neither a
+/// restarted instance nor a restarted Redis forgets a revocation.
+///
+/// # Errors
+/// When the initial load fails.
+pub async fn keep_in_sync<S: SessionRepository + Clone>(
+    hot: &HotState,
+    store: S,
+    window: Duration,
+) -> anyhow::Result<()> {
+    let load = {
+        let hot = hot.clone();
+        let store = store.clone();
+        move || {
+            let hot = hot.clone();
+            let store = store.clone();
+            async move {
+                let since = chrono::Utc::now()
+                    - chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::MAX);
+                let ids = store.revoked_since(since).await?;
+                let until = chrono::Utc::now()
+                    + chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::MAX);
+                let count = ids.len();
+                hot.revoke(&ids, until).await?;
+                tracing::debug!(count, "revoked sessions loaded from the database");
+                Ok::<(), RepoError>(())
+            }
+        }
+    };
+    load()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load revoked sessions: {e}"))?;
+    if let HotState::Redis(state) = hot {
+        let mut reconnects = state.client.reconnect_rx();
+        tokio::spawn(async move {
+            while reconnects.recv().await.is_ok() {
+                if let Err(err) = load().await {
+                    tracing::warn!(error = %err, "could not reload revoked sessions after a Redis reconnect");
+                }
+            }
+        });
+    }
+    Ok(())
 }
 
 impl RedisHotState {
@@ -201,6 +252,8 @@ impl RevocationList for HotState {
                 if sessions.is_empty() {
                     return Ok(());
                 }
+                // Our own mirror first: this instance never waits for the echo.
+                state.mirror.insert_all(entries);
                 let score = until.timestamp() as f64;
                 let members: Vec<(f64, String)> =
                     sessions.iter().map(|s| (score, s.to_string())).collect();
@@ -225,9 +278,66 @@ impl RevocationList for HotState {
                     .publish(&state.channel, message)
                     .await
                     .map_err(|e| redis_err(&e))?;
-                // Our own mirror does not wait for the echo.
-                state.mirror.insert_all(entries);
                 Ok(())
+            }
+        }
+    }
+}
+
+impl RefreshGrace for HotState {
+    async fn remember(
+        &self,
+        presented: &TokenHash,
+        entry: &GraceEntry,
+        ttl: Duration,
+    ) -> Result<(), RepoError> {
+        match self {
+            Self::InProcess(state) => {
+                if let Ok(mut map) = state.grace.write() {
+                    let now = std::time::Instant::now();
+                    map.retain(|_, (_, until)| *until > now);
+                    map.insert(presented.as_str().to_owned(), (entry.clone(), now + ttl));
+                }
+                Ok(())
+            }
+            Self::Redis(state) => {
+                let key = format!("{}grace:{}", state.key_prefix, presented.as_str());
+                let value = format!("{} {}", entry.refresh_token, entry.access_token);
+                let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+                let _: () = state
+                    .client
+                    .set(
+                        key,
+                        value,
+                        Some(fred::types::Expiration::PX(millis)),
+                        None,
+                        false,
+                    )
+                    .await
+                    .map_err(|e| redis_err(&e))?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn recall(&self, presented: &TokenHash) -> Result<Option<GraceEntry>, RepoError> {
+        match self {
+            Self::InProcess(state) => Ok(state.grace.read().ok().and_then(|map| {
+                map.get(presented.as_str())
+                    .filter(|(_, until)| *until > std::time::Instant::now())
+                    .map(|(entry, _)| entry.clone())
+            })),
+            Self::Redis(state) => {
+                let key = format!("{}grace:{}", state.key_prefix, presented.as_str());
+                let value: Option<String> =
+                    state.client.get(key).await.map_err(|e| redis_err(&e))?;
+                Ok(value.and_then(|v| {
+                    let (refresh_token, access_token) = v.split_once(' ')?;
+                    Some(GraceEntry {
+                        refresh_token: refresh_token.to_owned(),
+                        access_token: access_token.to_owned(),
+                    })
+                }))
             }
         }
     }

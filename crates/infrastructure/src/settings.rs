@@ -183,6 +183,11 @@ pub struct SessionSettings {
     /// Session lifetime with remember-me.
     #[serde(with = "humantime_serde")]
     pub remember_me_ttl: Duration,
+    /// A rotated-out refresh token presented again within this window of its
+    /// rotation gets the same successor instead of a reuse alarm (racing
+    /// browser tabs). `0s`: off.
+    #[serde(with = "humantime_serde")]
+    pub refresh_reuse_grace: Duration,
 }
 
 impl Default for SessionSettings {
@@ -190,6 +195,7 @@ impl Default for SessionSettings {
         Self {
             ttl: Duration::from_secs(24 * 3600),
             remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::ZERO,
         }
     }
 }

@@ -27,7 +27,7 @@ impl Ports for ServerPorts {
     type Store = SeaStore;
     type Hasher = Pbkdf2Hasher;
     type Tokens = JwtTokens;
-    type Revocations = HotState;
+    type Hot = HotState;
     type Clock = SystemClock;
     type Random = OsRandom;
 }
@@ -75,6 +75,12 @@ impl Application {
             concurrency,
             settings.password.hash_queue,
         )?;
+        // Sessions revoked while this instance was away still have live
+        // access tokens for up to access_ttl: load them before serving.
+        let window = settings.tokens.access_ttl
+            + settings.tokens.leeway
+            + std::time::Duration::from_secs(60);
+        auth_infrastructure::hot::keep_in_sync(&hot, store.clone(), window).await?;
         let tokens = JwtTokens::from_settings(&settings.tokens, Path::new(DATA_DIR))?;
         let jwks = tokens.jwks().to_string();
 
@@ -164,6 +170,7 @@ fn auth_settings(settings: &Settings) -> AuthSettings {
         reset_ttl: settings.tokens.reset_ttl,
         session_ttl: settings.sessions.ttl,
         remember_me_ttl: settings.sessions.remember_me_ttl,
+        refresh_reuse_grace: settings.sessions.refresh_reuse_grace,
         public_url: settings.http.public_url.trim_end_matches('/').to_owned(),
         verify_email_link: settings.links.verify_email.clone(),
         reset_password_link: settings.links.reset_password.clone(),

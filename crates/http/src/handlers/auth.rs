@@ -1,7 +1,5 @@
 //! `/api/v1/auth/*`
 
-use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
-use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use auth_application::{LoginRequest, Ports, RegisterRequest};
 use auth_domain::{Email, EmailError, Password};
@@ -11,10 +9,6 @@ use crate::client::Client;
 use crate::dto::{LoginBody, RegisterBody, TokenPairDto, UserEnvelope, VerifyEmailBody};
 use crate::error::{ApiError, ProblemDetails};
 use crate::state::AppState;
-
-/// Name and path of the refresh-token cookie.
-pub const REFRESH_COOKIE: &str = "refresh_token";
-const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 
 fn parse_email(raw: &str) -> Result<Email, ApiError> {
     Email::parse(raw).map_err(|err| {
@@ -130,21 +124,7 @@ pub async fn login<P: Ports>(
         remember_me: body.remember_me,
     };
     let pair = state.service.login(request, &client.0).await?;
-    let mut cookie = Cookie::build(REFRESH_COOKIE, pair.refresh_token.expose().to_owned())
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Strict)
-        .path(REFRESH_COOKIE_PATH)
-        .finish();
-    if pair.session.remember_me {
-        cookie.set_max_age(CookieDuration::seconds(
-            i64::try_from(pair.refresh_expires_in).unwrap_or(i64::MAX),
-        ));
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(cookie)
-        .json(TokenPairDto::from(&pair)))
+    Ok(crate::handlers::sessions::token_pair_response(&pair))
 }
 
 /// The current user.

@@ -2,4 +2,5 @@
 //! case, map the outcome. No business rule lives here.
 
 pub mod auth;
+pub mod sessions;
 pub mod system;

@@ -9,6 +9,7 @@ use auth_domain::ports::{
     AuditLog, CreateUserError, HealthProbe, OneTimeTokenRepository, OutboxRepository, Registration,
     RepoError, SessionRepository, UserRepository,
 };
+use auth_domain::ports::{RefreshTokenRecord, RevokeReason, RevokeScope, Rotation};
 use auth_domain::{
     AccountStatus, AuditEvent, Email, EmailMessage, MessageId, NewSession, OneTimeToken,
     OutboxMessage, OutboxStatus, PasswordHash, Role, Session, SessionId, Timestamp, TokenHash,
@@ -279,6 +280,34 @@ impl UserRepository for SeaStore {
         Ok(model.map(to_user))
     }
 
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        keep: Option<SessionId>,
+        reason: RevokeReason,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Vec<SessionId>, RepoError> {
+        let txn = self.db.begin().await.map_err(repo_err)?;
+        users::Entity::update_many()
+            .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(repo_err)?;
+        let scope = keep.map_or(RevokeScope::All, RevokeScope::AllExcept);
+        let revoked = revoke_in(&txn, id, scope, reason, now)
+            .await
+            .map_err(repo_err)?;
+        insert_events(&txn, std::slice::from_ref(&event))
+            .await
+            .map_err(repo_err)?;
+        txn.commit().await.map_err(repo_err)?;
+        Ok(revoked)
+    }
+
     async fn update_password_hash(
         &self,
         id: UserId,
@@ -407,8 +436,165 @@ impl SessionRepository for SeaStore {
             .map_err(repo_err)?;
         Ok(model.map(to_session))
     }
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepoError> {
+        let token = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(repo_err)?;
+        let Some(token) = token else { return Ok(None) };
+        let session = sessions::Entity::find_by_id(token.session_id)
+            .one(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(session.map(|s| RefreshTokenRecord {
+            session: to_session(s),
+            used_at: token.used_at,
+        }))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        session: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Rotation, RepoError> {
+        let next_id = TokenId::generate().as_uuid();
+        let txn = self.db.begin().await.map_err(repo_err)?;
+        // The compare-and-set: only a still-current token changes a row.
+        let rotated = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
+            .col_expr(refresh_tokens::Column::ReplacedBy, Expr::value(next_id))
+            .filter(refresh_tokens::Column::TokenHash.eq(presented.as_str()))
+            .filter(refresh_tokens::Column::SessionId.eq(session.as_uuid()))
+            .filter(refresh_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(repo_err)?;
+        if rotated.rows_affected != 1 {
+            txn.rollback().await.map_err(repo_err)?;
+            return Ok(Rotation::NotCurrent);
+        }
+        let token = refresh_tokens::ActiveModel {
+            id: Set(next_id),
+            session_id: Set(session.as_uuid()),
+            token_hash: Set(next.as_str().to_owned()),
+            created_at: Set(now),
+            used_at: Set(None),
+            replaced_by: Set(None),
+        };
+        refresh_tokens::Entity::insert(token)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(repo_err)?;
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastUsedAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(session.as_uuid()))
+            .exec(&txn)
+            .await
+            .map_err(repo_err)?;
+        insert_events(&txn, std::slice::from_ref(&event))
+            .await
+            .map_err(repo_err)?;
+        txn.commit().await.map_err(repo_err)?;
+        Ok(Rotation::Rotated)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user: UserId,
+        scope: RevokeScope,
+        reason: RevokeReason,
+        now: Timestamp,
+        event: AuditEvent,
+    ) -> Result<Vec<SessionId>, RepoError> {
+        let txn = self.db.begin().await.map_err(repo_err)?;
+        let revoked = revoke_in(&txn, user, scope, reason, now)
+            .await
+            .map_err(repo_err)?;
+        if !revoked.is_empty() {
+            insert_events(&txn, std::slice::from_ref(&event))
+                .await
+                .map_err(repo_err)?;
+        }
+        txn.commit().await.map_err(repo_err)?;
+        Ok(revoked)
+    }
+
+    async fn list_active_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, RepoError> {
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.as_uuid()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .order_by_desc(sessions::Column::CreatedAt)
+            .order_by_desc(sessions::Column::Id)
+            .all(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(rows.into_iter().map(to_session).collect())
+    }
+
+    async fn revoked_since(&self, since: Timestamp) -> Result<Vec<SessionId>, RepoError> {
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::RevokedAt.gte(since))
+            .all(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|s| SessionId::from_uuid(s.id))
+            .collect())
+    }
 }
 
+/// Revokes the user's active sessions in `scope`, one conditional UPDATE per
+/// session so concurrent revocations report each session once.
+async fn revoke_in<C: ConnectionTrait>(
+    db: &C,
+    user: UserId,
+    scope: RevokeScope,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> Result<Vec<SessionId>, DbErr> {
+    let mut candidates = sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user.as_uuid()))
+        .filter(sessions::Column::RevokedAt.is_null());
+    match scope {
+        RevokeScope::One(id) => {
+            candidates = candidates.filter(sessions::Column::Id.eq(id.as_uuid()))
+        }
+        RevokeScope::AllExcept(id) => {
+            candidates = candidates.filter(sessions::Column::Id.ne(id.as_uuid()))
+        }
+        RevokeScope::All => {}
+    }
+    let mut revoked = Vec::new();
+    for session in candidates.all(db).await? {
+        let result = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+            .col_expr(
+                sessions::Column::RevokedReason,
+                Expr::value(reason.as_str()),
+            )
+            .filter(sessions::Column::Id.eq(session.id))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+        if result.rows_affected == 1 {
+            revoked.push(SessionId::from_uuid(session.id));
+        }
+    }
+    Ok(revoked)
+}
 impl AuditLog for SeaStore {
     async fn record(&self, event: AuditEvent) -> Result<(), RepoError> {
         audit_events::Entity::insert(audit_row(&event))
