@@ -45,7 +45,8 @@ pub struct TestEnv {
     pub key_prefix: String,
     pub mail: MailSink,
     dir: tempfile::TempDir,
-    key_file: PathBuf,
+    /// The Ed25519 signing key (PEM) every instance of this world shares.
+    pub key_file: PathBuf,
     postgres_db: Option<String>,
 }
 
@@ -264,6 +265,10 @@ impl Reply {
     }
 
     /// The problem `code`.
+    pub fn str(&self, field: &str) -> String {
+        self.body[field].as_str().unwrap_or_default().to_owned()
+    }
+
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
     }
@@ -316,6 +321,41 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.client.get(self.url(path))).await
+    }
+
+    pub async fn post_authed(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    pub async fn delete_authed(&self, path: &str, token: &str) -> Reply {
+        self.send(self.client.delete(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    /// Logs in with a user agent of its own: another device.
+    pub async fn login_as_device(&self, email: &str, device: &str) -> Reply {
+        let body = json!({ "email": email, "password": PASSWORD });
+        self.send(
+            self.client
+                .post(self.url("/api/v1/auth/login"))
+                .header("user-agent", device)
+                .json(&body),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        self.post(
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": refresh_token }),
+        )
+        .await
     }
 
     pub async fn get_authed(&self, path: &str, token: &str) -> Reply {

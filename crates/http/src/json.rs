@@ -39,9 +39,8 @@ pub async fn optional<T: serde::de::DeserializeOwned>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|err| deserialize_problem(&err))
+    // `null` is as good as no body.
+    serde_json::from_slice::<Option<T>>(&bytes).map_err(|err| deserialize_problem(&err))
 }
 
 fn problem(err: &JsonPayloadError) -> ApiError {

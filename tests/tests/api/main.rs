@@ -6,5 +6,8 @@
 mod errors;
 mod flow;
 mod mail;
+mod multi_instance;
+mod sessions;
 mod store_contract;
 mod system;
+mod token_attacks;

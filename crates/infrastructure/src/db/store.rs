@@ -66,15 +66,22 @@ fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            Sqlx::Io(_)
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                Sqlx::Io(_)
                 | Sqlx::PoolTimedOut
                 | Sqlx::PoolClosed
                 | Sqlx::Tls(_)
                 | Sqlx::Protocol(_)
-                | Sqlx::WorkerCrashed
-        ),
+                | Sqlx::WorkerCrashed => true,
+                // SQLite busy/locked (5, 6 and their extended codes): contention, not a bug.
+                Sqlx::Database(db) => db.code().is_some_and(|code| {
+                    let primary = code.parse::<u32>().map_or(0, |c| c & 0xff);
+                    matches!(primary, 5 | 6)
+                }),
+                _ => false,
+            }
+        }
         _ => false,
     }
 }
@@ -565,35 +572,37 @@ async fn revoke_in<C: ConnectionTrait>(
     reason: RevokeReason,
     now: Timestamp,
 ) -> Result<Vec<SessionId>, DbErr> {
-    let mut candidates = sessions::Entity::find()
+    // Write first, then read back what this statement marked: a transaction
+    // that reads before it writes can fail to upgrade its lock on SQLite.
+    let mut update = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+        .col_expr(
+            sessions::Column::RevokedReason,
+            Expr::value(reason.as_str()),
+        )
         .filter(sessions::Column::UserId.eq(user.as_uuid()))
         .filter(sessions::Column::RevokedAt.is_null());
     match scope {
-        RevokeScope::One(id) => {
-            candidates = candidates.filter(sessions::Column::Id.eq(id.as_uuid()))
-        }
-        RevokeScope::AllExcept(id) => {
-            candidates = candidates.filter(sessions::Column::Id.ne(id.as_uuid()))
-        }
+        RevokeScope::One(id) => update = update.filter(sessions::Column::Id.eq(id.as_uuid())),
+        RevokeScope::AllExcept(id) => update = update.filter(sessions::Column::Id.ne(id.as_uuid())),
         RevokeScope::All => {}
     }
-    let mut revoked = Vec::new();
-    for session in candidates.all(db).await? {
-        let result = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(now))
-            .col_expr(
-                sessions::Column::RevokedReason,
-                Expr::value(reason.as_str()),
-            )
-            .filter(sessions::Column::Id.eq(session.id))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(db)
-            .await?;
-        if result.rows_affected == 1 {
-            revoked.push(SessionId::from_uuid(session.id));
-        }
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(Vec::new());
     }
-    Ok(revoked)
+    let mut marked = sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user.as_uuid()))
+        .filter(sessions::Column::RevokedAt.eq(now))
+        .filter(sessions::Column::RevokedReason.eq(reason.as_str()));
+    if let RevokeScope::One(id) = scope {
+        marked = marked.filter(sessions::Column::Id.eq(id.as_uuid()));
+    }
+    Ok(marked
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| SessionId::from_uuid(s.id))
+        .collect())
 }
 impl AuditLog for SeaStore {
     async fn record(&self, event: AuditEvent) -> Result<(), RepoError> {
