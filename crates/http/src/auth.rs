@@ -1,17 +1,43 @@
-//! Reusable guards: actix-web extractors for "authentication required" and
-//! "authentication optional", built on the [`BearerAuthenticator`] port so any
-//! actix-web service can protect its routes with the same code.
+//! Reusable guards: actix-web extractors for "authentication required"
+//! ([`Authenticated`]) and "authentication optional" ([`MaybeAuthenticated`]),
+//! built on the [`BearerAuthenticator`] port, so another actix-web service can
+//! protect its own routes with the same code. Inside auth-service the
+//! authenticator also checks revocation; elsewhere [`OfflineVerifier`] checks
+//! tokens against this service's JWKS without a network round trip.
 //!
-//! ```ignore
-//! use actix_web::{web, App, HttpResponse};
-//! use auth_http::auth::{Authenticated, BearerAuthenticator};
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use actix_web::{App, HttpResponse, HttpServer, web};
+//! use auth_http::auth::{Authenticated, BearerAuthenticator, MaybeAuthenticated, OfflineVerifier};
+//! use auth_infrastructure::JwtTokens;
+//! use auth_infrastructure::settings::TokenSettings;
 //!
 //! async fn orders(user: Authenticated) -> HttpResponse {
 //!     HttpResponse::Ok().body(format!("orders of {}", user.claims.user_id))
 //! }
 //!
-//! let verifier: std::sync::Arc<dyn BearerAuthenticator> = build_verifier_from_jwks();
-//! App::new().app_data(web::Data::from(verifier)).route("/orders", web::get().to(orders));
+//! async fn catalog(user: MaybeAuthenticated) -> HttpResponse {
+//!     HttpResponse::Ok().body(if user.0.is_some() { "prices for members" } else { "public prices" })
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     // Fetched once from GET https://auth.example.com/.well-known/jwks.json
+//!     let jwks = std::fs::read_to_string("jwks.json")?;
+//!     let verifier = JwtTokens::from_jwks(&TokenSettings::default(), &jwks)?;
+//!     let guard: Arc<dyn BearerAuthenticator> = Arc::new(OfflineVerifier(verifier));
+//!     HttpServer::new(move || {
+//!         App::new()
+//!             .app_data(web::Data::from(guard.clone()))
+//!             .route("/orders", web::get().to(orders))
+//!             .route("/catalog", web::get().to(catalog))
+//!     })
+//!     .bind(("127.0.0.1", 8080))?
+//!     .run()
+//!     .await?;
+//!     Ok(())
+//! }
 //! ```
 
 use std::future::{Ready, ready};
@@ -21,7 +47,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use auth_application::{AuthService, Ports};
 use auth_domain::AccessClaims;
-use auth_domain::ports::TokenRejection;
+use auth_domain::ports::{AccessTokenVerifier, TokenRejection};
 
 use crate::error::ApiError;
 
@@ -32,6 +58,17 @@ pub trait BearerAuthenticator: Send + Sync + 'static {
     /// # Errors
     /// Why the token is not accepted.
     fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection>;
+}
+
+/// Offline verification with any [`AccessTokenVerifier`] (signature, claims,
+/// time; no revocation list, which only auth-service instances hold).
+#[derive(Debug)]
+pub struct OfflineVerifier<V>(pub V);
+
+impl<V: AccessTokenVerifier> BearerAuthenticator for OfflineVerifier<V> {
+    fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
+        self.0.verify(token, chrono::Utc::now())
+    }
 }
 
 impl<P: Ports> BearerAuthenticator for AuthService<P> {

@@ -21,7 +21,8 @@ const TOKEN_TYPE: &str = "at+jwt";
 
 /// Signs and verifies access tokens with one key.
 pub struct JwtTokens {
-    signer: Box<dyn JwsSigner>,
+    /// `None` for a verify-only instance built from a JWKS.
+    signer: Option<Box<dyn JwsSigner>>,
     verifier: Box<dyn JwsVerifier>,
     algorithm: &'static str,
     kid: String,
@@ -119,7 +120,7 @@ impl JwtTokens {
             }
         };
         Ok(Self {
-            signer,
+            signer: Some(signer),
             verifier,
             algorithm,
             kid,
@@ -127,6 +128,33 @@ impl JwtTokens {
             audience: settings.audience.clone(),
             leeway: settings.leeway,
             jwks,
+        })
+    }
+
+    /// A verify-only instance from this service's JWKS document (`GET
+    /// /.well-known/jwks.json`), for another service that checks access
+    /// tokens offline. `issuer`, `audience` and `leeway` come from `settings`.
+    ///
+    /// # Errors
+    /// When the document holds no usable Ed25519 key.
+    pub fn from_jwks(settings: &TokenSettings, jwks: &str) -> anyhow::Result<Self> {
+        let set = josekit::jwk::JwkSet::from_bytes(jwks.as_bytes())?;
+        let jwk = set
+            .keys()
+            .into_iter()
+            .find(|k| k.algorithm() == Some("EdDSA") && k.key_id().is_some())
+            .ok_or_else(|| anyhow::anyhow!("the JWKS has no EdDSA key with a kid"))?;
+        let kid = jwk.key_id().unwrap_or_default().to_owned();
+        let verifier = EdDSA.verifier_from_jwk(jwk)?;
+        Ok(Self {
+            signer: None,
+            verifier: Box::new(verifier),
+            algorithm: "EdDSA",
+            kid,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            leeway: settings.leeway,
+            jwks: serde_json::from_str(jwks)?,
         })
     }
 
@@ -243,7 +271,11 @@ impl AccessTokenIssuer for JwtTokens {
                 .set_claim(name, Some(value))
                 .map_err(|e| SigningError(e.to_string()))?;
         }
-        jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| SigningError("verify-only key set: cannot sign".to_owned()))?;
+        jwt::encode_with_signer(&payload, &header, signer.as_ref())
             .map_err(|e| SigningError(e.to_string()))
     }
 }
@@ -396,6 +428,21 @@ mod tests {
         let jwt = eddsa().issue(&claims(now, 900)).expect("signed");
         assert_eq!(eddsa().verify(&jwt, now), Err(TokenRejection::BadSignature));
         assert!(eddsa().verify("abc.def", now).is_err());
+    }
+
+    #[test]
+    fn a_verifier_built_from_the_jwks_accepts_our_tokens_offline() {
+        let tokens = eddsa();
+        let now = chrono::Utc::now();
+        let jwt = tokens.issue(&claims(now, 900)).expect("signed");
+        let offline = JwtTokens::from_jwks(&TokenSettings::default(), &tokens.jwks().to_string())
+            .expect("from jwks");
+        assert!(offline.verify(&jwt, now).is_ok());
+        assert!(offline.issue(&claims(now, 900)).is_err(), "verify-only");
+        assert_eq!(
+            offline.verify(&eddsa().issue(&claims(now, 900)).expect("signed"), now),
+            Err(TokenRejection::BadSignature)
+        );
     }
 
     #[test]
