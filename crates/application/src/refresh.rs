@@ -197,3 +197,153 @@ impl<P: Ports> AuthService<P> {
             .map_err(Failure::from)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use auth_domain::{Email, Password, RequestContext};
+
+    use super::*;
+    use crate::testing::{Shared, TestPorts, register_user, service, strong_password};
+    use crate::{LoginRequest, TokenPair};
+
+    async fn logged_in(svc: &AuthService<TestPorts>, state: &Shared) -> TokenPair {
+        let (_, token) = register_user(svc, state, "rita@example.com").await;
+        svc.verify_email(&token, &RequestContext::default())
+            .await
+            .expect("verified");
+        let request = LoginRequest {
+            email: Email::parse("rita@example.com").expect("valid"),
+            password: Password::new(strong_password().into()),
+            remember_me: false,
+        };
+        svc.login(request, &RequestContext::default())
+            .await
+            .expect("login")
+    }
+
+    #[tokio::test]
+    async fn rotation_then_reuse_revokes_the_session() {
+        let (svc, state) = service();
+        let pair = logged_in(&svc, &state).await;
+        let first = pair.refresh_token.expose().to_owned();
+        let next = svc
+            .refresh(&first, &RequestContext::default())
+            .await
+            .expect("rotated");
+        assert_ne!(next.refresh_token.expose(), first);
+        assert_eq!(next.session.id, pair.session.id);
+
+        let reused = svc.refresh(&first, &RequestContext::default()).await;
+        assert!(matches!(reused, Err(RefreshError::Reused)));
+        assert!(
+            state
+                .lock()
+                .expect("lock")
+                .revoked
+                .contains(&pair.session.id),
+            "published to the revocation list"
+        );
+        let newest = svc
+            .refresh(next.refresh_token.expose(), &RequestContext::default())
+            .await;
+        assert!(matches!(newest, Err(RefreshError::Invalid)));
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_cannot_refresh() {
+        let (svc, state) = service();
+        let pair = logged_in(&svc, &state).await;
+        state
+            .lock()
+            .expect("lock")
+            .advance(Duration::from_secs(24 * 3600 + 1));
+        let result = svc
+            .refresh(pair.refresh_token.expose(), &RequestContext::default())
+            .await;
+        assert!(matches!(result, Err(RefreshError::Invalid)));
+    }
+
+    #[tokio::test]
+    async fn grace_window_answers_the_same_successor() {
+        let (mut svc, state) = service();
+        svc.settings.refresh_reuse_grace = Duration::from_secs(10);
+        let pair = logged_in(&svc, &state).await;
+        let first = pair.refresh_token.expose().to_owned();
+        let a = svc
+            .refresh(&first, &RequestContext::default())
+            .await
+            .expect("rotated");
+        let b = svc
+            .refresh(&first, &RequestContext::default())
+            .await
+            .expect("same successor");
+        assert_eq!(a.refresh_token, b.refresh_token);
+        state.lock().expect("lock").advance(Duration::from_secs(11));
+        assert!(matches!(
+            svc.refresh(&first, &RequestContext::default()).await,
+            Err(RefreshError::Reused)
+        ));
+    }
+
+    #[tokio::test]
+    async fn change_password_keeps_the_current_session_only() {
+        let (svc, state) = service();
+        let here = logged_in(&svc, &state).await;
+        let request = LoginRequest {
+            email: Email::parse("rita@example.com").expect("valid"),
+            password: Password::new(strong_password().into()),
+            remember_me: false,
+        };
+        let there = svc
+            .login(request, &RequestContext::default())
+            .await
+            .expect("second device");
+        let claims = svc.authenticate(&here.access_token).expect("valid");
+        let wrong = crate::ChangePasswordRequest {
+            current_password: Password::new("Nope-Nope-42".into()),
+            new_password: Password::new("Brand-New-Horse-77".into()),
+        };
+        assert!(matches!(
+            svc.change_password(&claims, wrong, &RequestContext::default())
+                .await,
+            Err(crate::ChangePasswordError::InvalidCredentials)
+        ));
+        let right = crate::ChangePasswordRequest {
+            current_password: Password::new(strong_password().into()),
+            new_password: Password::new("Brand-New-Horse-77".into()),
+        };
+        svc.change_password(&claims, right, &RequestContext::default())
+            .await
+            .expect("changed");
+        assert!(svc.authenticate(&here.access_token).is_ok());
+        assert!(svc.authenticate(&there.access_token).is_err());
+    }
+
+    #[tokio::test]
+    async fn logout_needs_a_token_and_a_stranger_cannot_revoke_sessions() {
+        let (svc, state) = service();
+        let pair = logged_in(&svc, &state).await;
+        let ctx = RequestContext::default();
+        assert!(matches!(
+            svc.logout(None, None, &ctx).await,
+            Err(crate::LogoutError::Unauthenticated)
+        ));
+        let stranger = auth_domain::UserId::generate();
+        assert!(matches!(
+            svc.revoke_session(stranger, pair.session.id, &ctx).await,
+            Err(crate::SessionError::NotFound)
+        ));
+        svc.logout(None, Some(pair.refresh_token.expose()), &ctx)
+            .await
+            .expect("logout by refresh token");
+        assert!(svc.authenticate(&pair.access_token).is_err());
+        assert!(
+            svc.list_sessions(pair.user.id)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+    }
+}
