@@ -1,7 +1,7 @@
 //! The API driven over HTTP, as API.md specifies it. Runs on SQLite +
 //! in-process state by default, on PostgreSQL + Redis with
 //! `AUTH_TEST_DATABASE_URL` and `AUTH_TEST_REDIS_URL`.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod errors;
 mod flow;
