@@ -3,7 +3,11 @@
 //! `AUTH_TEST_DATABASE_URL` is set) and its own Redis key prefix (when
 //! `AUTH_TEST_REDIS_URL` is set), with a real SMTP server in this process.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_debug_implementations)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_debug_implementations
+)]
 
 pub mod smtp;
 

@@ -30,6 +30,7 @@ pub struct JwtTokens {
     audience: String,
     leeway: Duration,
     jwks: Value,
+    cache: VerifiedCache,
 }
 
 impl std::fmt::Debug for JwtTokens {
@@ -128,6 +129,7 @@ impl JwtTokens {
             audience: settings.audience.clone(),
             leeway: settings.leeway,
             jwks,
+            cache: VerifiedCache::default(),
         })
     }
 
@@ -155,6 +157,7 @@ impl JwtTokens {
             audience: settings.audience.clone(),
             leeway: settings.leeway,
             jwks: serde_json::from_str(jwks)?,
+            cache: VerifiedCache::default(),
         })
     }
 
@@ -280,11 +283,55 @@ impl AccessTokenIssuer for JwtTokens {
     }
 }
 
+/// Tokens verified recently, keyed by their SHA-256: an EdDSA verification
+/// costs more than serving a request, a hash lookup almost nothing. Bounded;
+/// an entry is only used while its token is unexpired, and revocation is
+/// checked by the caller on every request regardless.
+#[derive(Debug, Default)]
+struct VerifiedCache(std::sync::RwLock<std::collections::HashMap<[u8; 32], AccessClaims>>);
+
+const CACHE_CAPACITY: usize = 50_000;
+
+impl VerifiedCache {
+    fn get(&self, key: &[u8; 32]) -> Option<AccessClaims> {
+        self.0.read().ok()?.get(key).cloned()
+    }
+
+    fn insert(&self, key: [u8; 32], claims: AccessClaims, now: Timestamp) {
+        let Ok(mut map) = self.0.write() else { return };
+        if map.len() >= CACHE_CAPACITY {
+            map.retain(|_, c| c.expires_at > now);
+            if map.len() >= CACHE_CAPACITY {
+                map.clear();
+            }
+        }
+        map.insert(key, claims);
+    }
+}
+
 impl AccessTokenVerifier for JwtTokens {
     fn verify(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenRejection> {
         if token.len() > 8192 {
             return Err(TokenRejection::Malformed);
         }
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.cache.get(&key) {
+            let leeway = chrono::TimeDelta::from_std(self.leeway).unwrap_or_default();
+            return if claims.expires_at + leeway <= now {
+                Err(TokenRejection::Expired)
+            } else {
+                Ok(claims)
+            };
+        }
+        let claims = self.verify_signed(token, now)?;
+        self.cache.insert(key, claims.clone(), now);
+        Ok(claims)
+    }
+}
+
+impl JwtTokens {
+    /// The full check: signature, algorithm, key, type, issuer, audience, time.
+    fn verify_signed(&self, token: &str, now: Timestamp) -> Result<AccessClaims, TokenRejection> {
         let verifier: &dyn JwsVerifier = self.verifier.as_ref();
         let (payload, header) = jwt::decode_with_verifier_selector(token, |header| {
             // The allow-list: exactly our algorithm and our key.
@@ -419,6 +466,25 @@ mod tests {
         assert_eq!(
             tokens.verify(&jwt, now + chrono::TimeDelta::seconds(16)),
             Err(TokenRejection::Expired)
+        );
+    }
+
+    #[test]
+    fn cached_verifications_still_expire() {
+        let tokens = eddsa();
+        let now = chrono::Utc::now();
+        let jwt = tokens.issue(&claims(now, 10)).expect("signed");
+        assert!(tokens.verify(&jwt, now).is_ok());
+        assert!(tokens.verify(&jwt, now).is_ok(), "served from the cache");
+        assert_eq!(
+            tokens.verify(&jwt, now + chrono::TimeDelta::seconds(16)),
+            Err(TokenRejection::Expired)
+        );
+        let mut forged = jwt.clone();
+        forged.push('x');
+        assert!(
+            tokens.verify(&forged, now).is_err(),
+            "a different string is verified afresh"
         );
     }
 
