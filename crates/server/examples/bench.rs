@@ -60,7 +60,10 @@ async fn main() {
         let started = Instant::now();
         let issued: Vec<String> = (0..n)
             .map(|i| {
-                let claims = AccessClaims { token_id: format!("bench-{i}"), ..claims.clone() };
+                let claims = AccessClaims {
+                    token_id: format!("bench-{i}"),
+                    ..claims.clone()
+                };
                 tokens.issue(&claims).expect("sign")
             })
             .collect();
@@ -69,12 +72,20 @@ async fn main() {
         for token in &issued {
             tokens.verify(token, now).expect("verify");
         }
-        rate(&format!("{algorithm:?} verify (first sight)"), n, started.elapsed());
+        rate(
+            &format!("{algorithm:?} verify (first sight)"),
+            n,
+            started.elapsed(),
+        );
         let started = Instant::now();
         for token in &issued {
             tokens.verify(token, now).expect("verify");
         }
-        rate(&format!("{algorithm:?} verify (cached)"), n, started.elapsed());
+        rate(
+            &format!("{algorithm:?} verify (cached)"),
+            n,
+            started.elapsed(),
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -19,15 +19,20 @@ use crate::state::AppState;
 pub const REFRESH_COOKIE: &str = "refresh_token";
 const REFRESH_COOKIE_PATH: &str = "/api/v1/auth";
 
-/// `refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth`,
-/// with `Max-Age` only for remember-me sessions.
-fn refresh_cookie(pair: &TokenPair) -> Cookie<'static> {
-    let mut cookie = Cookie::build(REFRESH_COOKIE, pair.refresh_token.expose().to_owned())
+/// `refresh_token=…; HttpOnly; Secure; SameSite=Strict; Path=/api/v1/auth`.
+fn cookie_with(value: String) -> Cookie<'static> {
+    Cookie::build(REFRESH_COOKIE, value)
         .http_only(true)
         .secure(true)
         .same_site(SameSite::Strict)
         .path(REFRESH_COOKIE_PATH)
-        .finish();
+        .finish()
+}
+
+/// The session's refresh cookie, with `Max-Age` only for remember-me sessions
+/// (otherwise it ends with the browser session).
+fn refresh_cookie(pair: &TokenPair) -> Cookie<'static> {
+    let mut cookie = cookie_with(pair.refresh_token.expose().to_owned());
     if pair.session.remember_me {
         cookie.set_max_age(CookieDuration::seconds(
             i64::try_from(pair.refresh_expires_in).unwrap_or(i64::MAX),
@@ -36,13 +41,9 @@ fn refresh_cookie(pair: &TokenPair) -> Cookie<'static> {
     cookie
 }
 
+/// Expires the refresh cookie in the browser.
 fn cleared_cookie() -> Cookie<'static> {
-    let mut cookie = Cookie::build(REFRESH_COOKIE, "")
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Strict)
-        .path(REFRESH_COOKIE_PATH)
-        .finish();
+    let mut cookie = cookie_with(String::new());
     cookie.make_removal();
     cookie
 }

@@ -685,25 +685,14 @@ impl OutboxRepository for SeaStore {
         next_attempt_at: Timestamp,
         error: &str,
     ) -> Result<(), RepoError> {
-        outbox::Entity::update_many()
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
-            )
-            .col_expr(outbox::Column::NextAttemptAt, Expr::value(next_attempt_at))
-            .col_expr(
-                outbox::Column::LockedUntil,
-                Expr::value(Option::<Timestamp>::None),
-            )
-            .col_expr(
-                outbox::Column::LastError,
-                Expr::value(truncate_error(error)),
-            )
-            .filter(outbox::Column::Id.eq(id.as_uuid()))
-            .exec(&self.db)
-            .await
-            .map_err(repo_err)?;
-        Ok(())
+        self.record_failed_attempt(
+            id,
+            OutboxStatus::Pending,
+            attempts,
+            Some(next_attempt_at),
+            error,
+        )
+        .await
     }
 
     async fn mark_failed(
@@ -713,28 +702,8 @@ impl OutboxRepository for SeaStore {
         _now: Timestamp,
         error: &str,
     ) -> Result<(), RepoError> {
-        outbox::Entity::update_many()
-            .col_expr(
-                outbox::Column::Status,
-                Expr::value(OutboxStatus::Failed.as_str()),
-            )
-            .col_expr(
-                outbox::Column::Attempts,
-                Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
-            )
-            .col_expr(
-                outbox::Column::LockedUntil,
-                Expr::value(Option::<Timestamp>::None),
-            )
-            .col_expr(
-                outbox::Column::LastError,
-                Expr::value(truncate_error(error)),
-            )
-            .filter(outbox::Column::Id.eq(id.as_uuid()))
-            .exec(&self.db)
+        self.record_failed_attempt(id, OutboxStatus::Failed, attempts, None, error)
             .await
-            .map_err(repo_err)?;
-        Ok(())
     }
 
     async fn next_due_at(&self) -> Result<Option<Timestamp>, RepoError> {
@@ -757,6 +726,43 @@ impl OutboxRepository for SeaStore {
             .count(&self.db)
             .await
             .map_err(repo_err)
+    }
+}
+
+impl SeaStore {
+    /// Releases the lease after a failed delivery: back to `pending` with a
+    /// new due time, or `failed` for good.
+    async fn record_failed_attempt(
+        &self,
+        id: MessageId,
+        status: OutboxStatus,
+        attempts: u32,
+        next_attempt_at: Option<Timestamp>,
+        error: &str,
+    ) -> Result<(), RepoError> {
+        let mut update = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, Expr::value(status.as_str()))
+            .col_expr(
+                outbox::Column::Attempts,
+                Expr::value(i32::try_from(attempts).unwrap_or(i32::MAX)),
+            )
+            .col_expr(
+                outbox::Column::LockedUntil,
+                Expr::value(Option::<Timestamp>::None),
+            )
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(truncate_error(error)),
+            );
+        if let Some(at) = next_attempt_at {
+            update = update.col_expr(outbox::Column::NextAttemptAt, Expr::value(at));
+        }
+        update
+            .filter(outbox::Column::Id.eq(id.as_uuid()))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(())
     }
 }
 
