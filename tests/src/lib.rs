@@ -9,6 +9,7 @@
     missing_debug_implementations
 )]
 
+pub mod cut;
 pub mod smtp;
 
 use std::path::PathBuf;

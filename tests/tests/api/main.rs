@@ -7,6 +7,7 @@ mod errors;
 mod flow;
 mod mail;
 mod multi_instance;
+mod outage;
 mod sessions;
 mod store_contract;
 mod system;
