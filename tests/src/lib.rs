@@ -10,6 +10,7 @@
 )]
 
 pub mod cut;
+pub mod logs;
 pub mod smtp;
 
 use std::path::PathBuf;
@@ -66,6 +67,7 @@ fn unique() -> String {
 impl TestEnv {
     /// A fresh world.
     pub async fn new() -> Arc<Self> {
+        logs::capture();
         let backend = Backend::from_env();
         let dir = tempfile::tempdir().expect("tempdir");
         let (database_url, postgres_db) = match &backend.postgres {

@@ -5,6 +5,7 @@
 
 mod errors;
 mod flow;
+mod logs;
 mod mail;
 mod multi_instance;
 mod outage;
