@@ -162,15 +162,21 @@ impl TestEnv {
             .expect("test database")
     }
 
-    /// A scalar from the database (`SELECT COUNT(*) …` and the like).
-    pub async fn query_i64(&self, sql: &str) -> i64 {
+    /// The first column of the first row (`SELECT COUNT(*) …` and the like).
+    pub async fn query_one<T: sea_orm::TryGetable>(&self, sql: &str) -> T {
         let db = self.db().await;
         let row = db
             .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
             .await
             .expect("query")
             .expect("row");
-        row.try_get_by_index::<i64>(0).expect("integer")
+        row.try_get_by_index::<T>(0)
+            .expect("value of the expected type")
+    }
+
+    /// An integer from the database.
+    pub async fn query_i64(&self, sql: &str) -> i64 {
+        self.query_one(sql).await
     }
 
     /// Runs an update with one timestamp parameter (`$1`, or `?` on SQLite).
@@ -189,13 +195,7 @@ impl TestEnv {
 
     /// A string from the database.
     pub async fn query_string(&self, sql: &str) -> String {
-        let db = self.db().await;
-        let row = db
-            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-            .await
-            .expect("query")
-            .expect("row");
-        row.try_get_by_index::<String>(0).expect("string")
+        self.query_one(sql).await
     }
 }
 
