@@ -15,5 +15,5 @@ pub mod routes;
 pub mod state;
 
 pub use client::TrustedProxies;
-pub use routes::{ROUTES, app, configure};
+pub use routes::{RouteEntry, app, configure, table};
 pub use state::AppState;

@@ -1,10 +1,12 @@
-//! The route table: one `configure` function, and the same list as data for
-//! the OpenAPI coverage test.
+//! The route table: one list of `(method, path, handler)` that `configure`
+//! registers and the OpenAPI coverage test reads, so a route cannot be
+//! served without being checked against the document.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{App, Resource, web};
+use actix_web::{App, FromRequest, Handler, Responder, Route, web};
 use auth_application::Ports;
 
 use crate::auth::BearerAuthenticator;
@@ -12,71 +14,114 @@ use crate::client::TrustedProxies;
 use crate::handlers::{auth, sessions, system};
 use crate::state::AppState;
 
-/// Every route as `(method, path)`, in OpenAPI path syntax.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/api/v1/auth/register"),
-    ("POST", "/api/v1/auth/verify-email"),
-    ("POST", "/api/v1/auth/verify-email/{token}"),
-    ("POST", "/api/v1/auth/login"),
-    ("GET", "/api/v1/auth/me"),
-    ("POST", "/api/v1/auth/refresh"),
-    ("POST", "/api/v1/auth/logout"),
-    ("GET", "/api/v1/auth/sessions"),
-    ("DELETE", "/api/v1/auth/sessions"),
-    ("DELETE", "/api/v1/auth/sessions/all"),
-    ("DELETE", "/api/v1/auth/sessions/{id}"),
-    ("POST", "/api/v1/auth/change-password"),
-    ("POST", "/api/v1/auth/validate"),
-    ("GET", "/api/v1/auth/verify-token"),
-    ("GET", "/health"),
-    ("GET", "/.well-known/jwks.json"),
-    ("GET", "/openapi.json"),
-    ("GET", "/docs"),
-];
-
-/// A resource whose other methods answer 405 problem+json.
-fn resource(path: &str) -> Resource {
-    web::resource(path).default_service(web::to(system::method_not_allowed))
+/// One route: method, path (OpenAPI syntax) and its handler.
+pub struct RouteEntry {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template, e.g. `/api/v1/auth/sessions/{id}`.
+    pub path: &'static str,
+    route: Route,
 }
 
-/// Registers every route.
+impl std::fmt::Debug for RouteEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+fn entry<F, Args>(method: Method, path: &'static str, handler: F) -> RouteEntry
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    RouteEntry {
+        route: web::route().method(method.clone()).to(handler),
+        method,
+        path,
+    }
+}
+
+/// Every route of the service. `/sessions/all` comes before `/sessions/{id}`,
+/// which would otherwise match it.
+#[must_use]
+pub fn table<P: Ports>() -> Vec<RouteEntry> {
+    vec![
+        entry(Method::POST, "/api/v1/auth/register", auth::register::<P>),
+        entry(
+            Method::POST,
+            "/api/v1/auth/verify-email",
+            auth::verify_email::<P>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/verify-email/{token}",
+            auth::verify_email_in_path::<P>,
+        ),
+        entry(Method::POST, "/api/v1/auth/login", auth::login::<P>),
+        entry(Method::GET, "/api/v1/auth/me", auth::me::<P>),
+        entry(Method::POST, "/api/v1/auth/refresh", sessions::refresh::<P>),
+        entry(Method::POST, "/api/v1/auth/logout", sessions::logout::<P>),
+        entry(
+            Method::GET,
+            "/api/v1/auth/sessions",
+            sessions::list_sessions::<P>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/auth/sessions",
+            sessions::revoke_sessions_collection::<P>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/auth/sessions/all",
+            sessions::revoke_all_sessions::<P>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/auth/sessions/{id}",
+            sessions::revoke_session::<P>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/change-password",
+            sessions::change_password::<P>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/validate",
+            sessions::validate::<P>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/auth/verify-token",
+            sessions::verify_token,
+        ),
+        entry(Method::GET, "/health", system::health::<P>),
+        entry(Method::GET, "/.well-known/jwks.json", system::jwks::<P>),
+        entry(Method::GET, "/openapi.json", system::openapi_json),
+        entry(Method::GET, "/docs", system::docs),
+    ]
+}
+
+/// Registers every route of [`table`]: one resource per path, whose other
+/// methods answer 405 problem+json.
 pub fn configure<P: Ports>(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/v1/auth/register").route(web::post().to(auth::register::<P>)))
-        .service(
-            resource("/api/v1/auth/verify-email").route(web::post().to(auth::verify_email::<P>)),
-        )
-        .service(
-            resource("/api/v1/auth/verify-email/{token}")
-                .route(web::post().to(auth::verify_email_in_path::<P>)),
-        )
-        .service(resource("/api/v1/auth/login").route(web::post().to(auth::login::<P>)))
-        .service(resource("/api/v1/auth/me").route(web::get().to(auth::me::<P>)))
-        .service(resource("/api/v1/auth/refresh").route(web::post().to(sessions::refresh::<P>)))
-        .service(resource("/api/v1/auth/logout").route(web::post().to(sessions::logout::<P>)))
-        .service(
-            resource("/api/v1/auth/sessions")
-                .route(web::get().to(sessions::list_sessions::<P>))
-                .route(web::delete().to(sessions::revoke_sessions_collection::<P>)),
-        )
-        // Before `{id}`, which would otherwise match "all".
-        .service(
-            resource("/api/v1/auth/sessions/all")
-                .route(web::delete().to(sessions::revoke_all_sessions::<P>)),
-        )
-        .service(
-            resource("/api/v1/auth/sessions/{id}")
-                .route(web::delete().to(sessions::revoke_session::<P>)),
-        )
-        .service(
-            resource("/api/v1/auth/change-password")
-                .route(web::post().to(sessions::change_password::<P>)),
-        )
-        .service(resource("/api/v1/auth/validate").route(web::post().to(sessions::validate::<P>)))
-        .service(resource("/api/v1/auth/verify-token").route(web::get().to(sessions::verify_token)))
-        .service(resource("/health").route(web::get().to(system::health::<P>)))
-        .service(resource("/.well-known/jwks.json").route(web::get().to(system::jwks::<P>)))
-        .service(resource("/openapi.json").route(web::get().to(system::openapi_json)))
-        .service(resource("/docs").route(web::get().to(system::docs)));
+    let mut by_path: Vec<(&'static str, Vec<Route>)> = Vec::new();
+    for RouteEntry { path, route, .. } in table::<P>() {
+        match by_path.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, routes)) => routes.push(route),
+            None => by_path.push((path, vec![route])),
+        }
+    }
+    for (path, routes) in by_path {
+        let resource = web::resource(path).default_service(web::to(system::method_not_allowed));
+        cfg.service(
+            routes
+                .into_iter()
+                .fold(resource, actix_web::Resource::route),
+        );
+    }
 }
 
 /// The whole application: state, middleware, routes and the 404 fallback.
