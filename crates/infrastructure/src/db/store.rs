@@ -297,11 +297,7 @@ impl UserRepository for SeaStore {
         event: AuditEvent,
     ) -> Result<Vec<SessionId>, RepoError> {
         let txn = self.db.begin().await.map_err(repo_err)?;
-        users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
-            .col_expr(users::Column::UpdatedAt, Expr::value(now))
-            .filter(users::Column::Id.eq(id.as_uuid()))
-            .exec(&txn)
+        set_password_hash(&txn, id, hash, now)
             .await
             .map_err(repo_err)?;
         let scope = keep.map_or(RevokeScope::All, RevokeScope::AllExcept);
@@ -321,15 +317,25 @@ impl UserRepository for SeaStore {
         hash: &PasswordHash,
         now: Timestamp,
     ) -> Result<(), RepoError> {
-        users::Entity::update_many()
-            .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
-            .col_expr(users::Column::UpdatedAt, Expr::value(now))
-            .filter(users::Column::Id.eq(id.as_uuid()))
-            .exec(&self.db)
+        set_password_hash(&self.db, id, hash, now)
             .await
-            .map_err(repo_err)?;
-        Ok(())
+            .map_err(repo_err)
     }
+}
+
+async fn set_password_hash<C: ConnectionTrait>(
+    db: &C,
+    id: UserId,
+    hash: &PasswordHash,
+    now: Timestamp,
+) -> Result<(), DbErr> {
+    users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(hash.as_str()))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 fn one_time_token_row(token: &OneTimeToken) -> one_time_tokens::ActiveModel {
