@@ -3,7 +3,7 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use auth_application::{ChangePasswordRequest, Ports, TokenPair};
+use auth_application::{ChangePasswordRequest, Ports, SessionError, TokenPair};
 use auth_domain::{Password, SessionId};
 
 use crate::auth::{Authenticated, BearerAuthenticator};
@@ -12,7 +12,7 @@ use crate::dto::{
     ChangePasswordBody, IntrospectionDto, RefreshBody, SessionDto, SessionsDto, TokenPairDto,
     ValidateBody,
 };
-use crate::error::{ApiError, ErrorCode, ProblemDetails};
+use crate::error::{ApiError, ProblemDetails};
 use crate::state::AppState;
 
 /// Name of the refresh-token cookie.
@@ -87,8 +87,8 @@ pub async fn refresh<P: Ports>(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = crate::json::optional::<RefreshBody>(payload).await?;
-    let token = presented_refresh_token(&req, body)
-        .ok_or_else(|| ApiError::new(ErrorCode::RefreshTokenInvalid))?;
+    // No token at all is the use case's `Invalid`, mapped like any other.
+    let token = presented_refresh_token(&req, body).unwrap_or_default();
     let pair = state.service.refresh(&token, &client.0).await?;
     Ok(token_pair_response(&pair))
 }
@@ -164,9 +164,10 @@ pub async fn revoke_session<P: Ports>(
     client: Client,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    // A malformed id names no session of the caller's: the same answer.
     let id: SessionId = id
         .parse()
-        .map_err(|_| ApiError::new(ErrorCode::NotFound).with_detail("No such session"))?;
+        .map_err(|_| ApiError::from(SessionError::NotFound))?;
     state
         .service
         .revoke_session(auth.claims.user_id, id, &client.0)
