@@ -49,15 +49,16 @@ impl FromRequest for Client {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let proxies = req
-            .app_data::<web::Data<TrustedProxies>>()
-            .map(|d| d.get_ref().clone())
-            .unwrap_or_default();
         let forwarded = req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok());
-        let ip = proxies.client_ip(req.peer_addr().map(|a| a.ip()), forwarded);
+        let peer = req.peer_addr().map(|a| a.ip());
+        // Borrowed, not cloned: this runs on every request.
+        let ip = match req.app_data::<web::Data<TrustedProxies>>() {
+            Some(proxies) => proxies.client_ip(peer, forwarded),
+            None => peer,
+        };
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)
