@@ -1,8 +1,8 @@
 //! Refresh: rotate the session's refresh token, detect reuse.
 
 use auth_domain::ports::{
-    GraceEntry, RefreshGrace, RevocationList, RevokeReason, RevokeScope, Rotation, SecureRandom,
-    SessionRepository, UserRepository,
+    GraceEntry, RefreshGrace, RevokeReason, RevokeScope, Rotation, SecureRandom, SessionRepository,
+    UserRepository,
 };
 use auth_domain::{
     AccountStatus, AuditEvent, AuditEventType, OpaqueToken, RequestContext, Session,
@@ -176,25 +176,6 @@ impl<P: Ports> AuthService<P> {
             .await?;
         tracing::warn!(user_id = %session.user_id, session_id = %session.id, event = "token.reuse_detected", "refresh token reuse: session revoked");
         self.publish_revocations(&revoked).await
-    }
-
-    /// Tells every instance that these sessions' access tokens are dead.
-    pub(crate) async fn publish_revocations(
-        &self,
-        sessions: &[auth_domain::SessionId],
-    ) -> Result<(), Failure> {
-        if sessions.is_empty() {
-            return Ok(());
-        }
-        // An access token lives at most access_ttl (+ leeway) after issue.
-        let until = crate::after(
-            self.now(),
-            self.settings.access_ttl + std::time::Duration::from_secs(60),
-        );
-        self.hot
-            .revoke(sessions, until)
-            .await
-            .map_err(Failure::from)
     }
 }
 

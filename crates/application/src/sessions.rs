@@ -1,6 +1,6 @@
 //! Logout, the session list, and revoking sessions.
 
-use auth_domain::ports::{RevokeReason, RevokeScope, SessionRepository};
+use auth_domain::ports::{RevocationList, RevokeReason, RevokeScope, SessionRepository};
 use auth_domain::{
     AccessClaims, AuditEvent, AuditEventType, OpaqueToken, RequestContext, Session, SessionId,
     UserId,
@@ -152,5 +152,24 @@ impl<P: Ports> AuthService<P> {
         self.publish_revocations(&revoked).await?;
         tracing::info!(user_id = %user, count = revoked.len(), event = kind.as_str(), "sessions revoked");
         Ok(revoked)
+    }
+
+    /// Tells every instance that these sessions' access tokens are dead.
+    pub(crate) async fn publish_revocations(
+        &self,
+        sessions: &[auth_domain::SessionId],
+    ) -> Result<(), Failure> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        // An access token lives at most access_ttl (+ leeway) after issue.
+        let until = crate::after(
+            self.now(),
+            self.settings.access_ttl + std::time::Duration::from_secs(60),
+        );
+        self.hot
+            .revoke(sessions, until)
+            .await
+            .map_err(Failure::from)
     }
 }
