@@ -9,6 +9,7 @@
     missing_debug_implementations
 )]
 
+pub mod browser;
 pub mod cut;
 pub mod logs;
 pub mod smtp;
