@@ -88,7 +88,7 @@ impl<P: Ports> AuthService<P> {
             )
             .await
             .map_err(Failure::from)?;
-        self.publish_revocations(&revoked).await?;
+        self.publish_revocations(&revoked).await;
         tracing::info!(user_id = %user.id, revoked = revoked.len(), event = "password.changed", "password changed");
         Ok(())
     }

@@ -71,6 +71,13 @@ impl<P: Ports> AuthService<P> {
         request: LoginRequest,
         ctx: &RequestContext,
     ) -> Result<TokenPair, LoginError> {
+        // Decided before the lookup: no account can have such a password,
+        // and refusing it for a known email while hashing for an unknown one
+        // would tell them apart by timing.
+        if request.password.expose().chars().count() > self.policy.max_len {
+            self.login_failed(None, "password_too_long", ctx).await;
+            return Err(LoginError::InvalidCredentials);
+        }
         let user = self
             .store
             .find_user_by_email(&request.email)
@@ -85,15 +92,11 @@ impl<P: Ports> AuthService<P> {
             self.login_failed(None, "unknown_email", ctx).await;
             return Err(LoginError::InvalidCredentials);
         };
-        let check = if request.password.expose().chars().count() > self.policy.max_len {
-            // No account can have such a password; do not spend a hash on it.
-            PasswordCheck::Mismatch
-        } else {
-            self.hasher
-                .verify(request.password.clone(), user.password_hash.clone())
-                .await
-                .map_err(Failure::from)?
-        };
+        let check = self
+            .hasher
+            .verify(request.password.clone(), user.password_hash.clone())
+            .await
+            .map_err(Failure::from)?;
         let PasswordCheck::Match { needs_rehash } = check else {
             self.login_failed(Some(&user), "wrong_password", ctx).await;
             return Err(LoginError::InvalidCredentials);
@@ -300,6 +303,30 @@ mod tests {
             .collect();
         assert_eq!(failed.len(), 2);
         assert!(failed[0].user_id.is_none());
+    }
+
+    /// An over-long password costs the same (nothing) for a known and an
+    /// unknown email: the length is decided before the user lookup.
+    #[tokio::test]
+    async fn overlong_password_is_refused_alike_for_known_and_unknown_emails() {
+        let (svc, state) = service();
+        let (_, token) = register_user(&svc, &state, "dave@example.com").await;
+        svc.verify_email(&token, &RequestContext::default())
+            .await
+            .expect("verified");
+        let before = state.lock().expect("lock").verifications;
+        let long = format!("Aa1{}", "x".repeat(200));
+        for email in ["dave@example.com", "nobody@example.com"] {
+            let result = svc
+                .login(login(email, &long), &RequestContext::default())
+                .await;
+            assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+        }
+        assert_eq!(
+            state.lock().expect("lock").verifications,
+            before,
+            "no hash for either"
+        );
     }
 
     #[tokio::test]

@@ -94,7 +94,7 @@ impl<P: Ports> AuthService<P> {
             .rotate_refresh_token(session.id, &presented, &next.hash(), now, event)
             .await
             .map_err(Failure::from)?;
-        if rotation == Rotation::NotCurrent {
+        if rotation != Rotation::Rotated {
             return Err(RefreshError::Invalid);
         }
         let access_token = self.issue_access_token(&user, session.id)?;
@@ -175,7 +175,8 @@ impl<P: Ports> AuthService<P> {
             )
             .await?;
         tracing::warn!(user_id = %session.user_id, session_id = %session.id, event = "token.reuse_detected", "refresh token reuse: session revoked");
-        self.publish_revocations(&revoked).await
+        self.publish_revocations(&revoked).await;
+        Ok(())
     }
 }
 

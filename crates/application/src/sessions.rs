@@ -149,27 +149,24 @@ impl<P: Ports> AuthService<P> {
             .store
             .revoke_sessions(user, scope, reason, now, event)
             .await?;
-        self.publish_revocations(&revoked).await?;
+        self.publish_revocations(&revoked).await;
         tracing::info!(user_id = %user, count = revoked.len(), event = kind.as_str(), "sessions revoked");
         Ok(revoked)
     }
 
     /// Tells every instance that these sessions' access tokens are dead.
-    pub(crate) async fn publish_revocations(
-        &self,
-        sessions: &[auth_domain::SessionId],
-    ) -> Result<(), Failure> {
+    ///
+    /// Called after the revocation committed in the database, which is the
+    /// source of truth: when the fan-out fails, every instance still picks
+    /// the revocation up from the database at its next resync, so the caller
+    /// is answered success rather than asked to retry what already happened.
+    pub(crate) async fn publish_revocations(&self, sessions: &[auth_domain::SessionId]) {
         if sessions.is_empty() {
-            return Ok(());
+            return;
         }
-        // An access token lives at most access_ttl (+ leeway) after issue.
-        let until = crate::after(
-            self.now(),
-            self.settings.access_ttl + std::time::Duration::from_secs(60),
-        );
-        self.hot
-            .revoke(sessions, until)
-            .await
-            .map_err(Failure::from)
+        let until = crate::after(self.now(), self.settings.revocation_retention());
+        if let Err(err) = self.hot.revoke(sessions, until).await {
+            tracing::warn!(error = %err, count = sessions.len(), "revocation fan-out failed; other instances learn it from the database at their next resync");
+        }
     }
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 pub struct AuthSettings {
     /// Lifetime of an access token.
     pub access_ttl: Duration,
+    /// Clock skew verification allows on `exp` and `nbf`.
+    pub leeway: Duration,
     /// Lifetime of an email-verification link.
     pub verify_email_ttl: Duration,
     /// Lifetime of a password-reset link.
@@ -30,6 +32,7 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             access_ttl: Duration::from_secs(15 * 60),
+            leeway: Duration::from_secs(5),
             verify_email_ttl: Duration::from_secs(24 * 3600),
             reset_ttl: Duration::from_secs(3600),
             session_ttl: Duration::from_secs(24 * 3600),
@@ -42,7 +45,19 @@ impl Default for AuthSettings {
     }
 }
 
+/// Kept on top of the longest an access token stays acceptable, so that
+/// clocks a little apart never forget a revocation early.
+const REVOCATION_MARGIN: Duration = Duration::from_secs(60);
+
 impl AuthSettings {
+    /// How long a revoked session must stay on the revocation list: an access
+    /// token issued just before the revocation is accepted until its `exp`
+    /// plus the leeway. The one place this window is computed.
+    #[must_use]
+    pub fn revocation_retention(&self) -> Duration {
+        self.access_ttl + self.leeway + REVOCATION_MARGIN
+    }
+
     /// Fills a link template.
     #[must_use]
     pub fn link(&self, template: &str, token: &str) -> String {

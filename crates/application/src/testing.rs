@@ -229,6 +229,17 @@ impl SessionRepository for MemoryStore {
     ) -> Result<Rotation, RepoError> {
         let mut state = lock(&self.0);
         state.check()?;
+        let live = state.sessions.iter().any(|(s, _)| {
+            s.id == session
+                && s.is_active(now)
+                && state
+                    .users
+                    .iter()
+                    .any(|u| u.id == s.user_id && u.status == auth_domain::AccountStatus::Active)
+        });
+        if !live {
+            return Ok(Rotation::SessionEnded);
+        }
         let Some(entry) = state
             .refresh_tokens
             .iter_mut()
@@ -347,11 +358,45 @@ impl OutboxRepository for MemoryStore {
         Ok(due)
     }
 
-    async fn mark_sent(&self, id: MessageId, _now: Timestamp) -> Result<(), RepoError> {
-        lock(&self.0)
+    async fn mark_sent(&self, message: &OutboxMessage, _now: Timestamp) -> Result<(), RepoError> {
+        let mut state = lock(&self.0);
+        state
             .outbox_state
-            .insert(id, (OutboxStatus::Sent, None));
+            .insert(message.id, (OutboxStatus::Sent, None));
+        if let Some(m) = state.outbox.iter_mut().find(|m| m.id == message.id) {
+            m.email.text_body.clear();
+            m.email.html_body.clear();
+        }
         Ok(())
+    }
+
+    async fn release(&self, ids: &[MessageId]) -> Result<(), RepoError> {
+        let mut state = lock(&self.0);
+        for id in ids {
+            if let Some(entry) = state.outbox_state.get_mut(id)
+                && entry.0 == OutboxStatus::Pending
+            {
+                entry.1 = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn purge_finished(&self, before: Timestamp) -> Result<u64, RepoError> {
+        let mut state = lock(&self.0);
+        let finished: Vec<MessageId> = state
+            .outbox
+            .iter()
+            .filter(|m| {
+                m.created_at < before && state.outbox_state[&m.id].0 != OutboxStatus::Pending
+            })
+            .map(|m| m.id)
+            .collect();
+        state.outbox.retain(|m| !finished.contains(&m.id));
+        for id in &finished {
+            state.outbox_state.remove(id);
+        }
+        Ok(finished.len() as u64)
     }
 
     async fn schedule_retry(

@@ -131,6 +131,9 @@ pub enum Rotation {
     Rotated,
     /// The presented token was no longer current (a concurrent refresh won).
     NotCurrent,
+    /// The session was revoked or expired, or its account is no longer
+    /// active: nothing rotated.
+    SessionEnded,
 }
 
 /// Why sessions are revoked (stored with them).
@@ -198,7 +201,8 @@ pub trait SessionRepository: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<RefreshTokenRecord>, RepoError>> + Send;
 
     /// One atomic compare-and-set: marks `presented` used if it is still
-    /// current, stores `next` as the session's current token, touches the
+    /// current and its session is live (not revoked, not expired, account
+    /// active), stores `next` as the session's current token, touches the
     /// session and records `event`. Of concurrent rotations of one token,
     /// on any number of instances, exactly one gets `Rotated`.
     fn rotate_refresh_token(
@@ -253,12 +257,25 @@ pub trait OutboxRepository: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OutboxMessage>, RepoError>> + Send;
 
-    /// Marks a message delivered.
+    /// Marks a message delivered and clears its body: a sent message keeps
+    /// its metadata (kind, recipient, subject, times, attempts) but no longer
+    /// the content, which may hold a one-time token.
     fn mark_sent(
         &self,
-        id: MessageId,
+        message: &OutboxMessage,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// Gives back the lease of messages claimed but not attempted (the
+    /// worker is stopping), so another worker may deliver them at once.
+    fn release(&self, ids: &[MessageId]) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// Deletes messages sent, or given up on, before `before`; returns how
+    /// many.
+    fn purge_finished(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<u64, RepoError>> + Send;
 
     /// Records a failed attempt and when to try again.
     fn schedule_retry(

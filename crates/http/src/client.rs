@@ -14,7 +14,9 @@ use ipnet::IpNet;
 pub struct TrustedProxies(pub Vec<IpNet>);
 
 impl TrustedProxies {
-    fn trusts(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is one of the trusted proxies.
+    #[must_use]
+    pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&ip))
     }
 
@@ -28,7 +30,7 @@ impl TrustedProxies {
         }
         let mut client = peer;
         for hop in forwarded_for.unwrap_or_default().rsplit(',') {
-            let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            let Some(ip) = parse_hop(hop) else {
                 break;
             };
             client = ip;
@@ -40,6 +42,31 @@ impl TrustedProxies {
     }
 }
 
+/// One `X-Forwarded-For` hop: `203.0.113.7`, `203.0.113.7:4711`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:4711`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse().ok())
+        })
+}
+
+/// Every `X-Forwarded-For` line, in order, as one list: proxies that append
+/// a line of their own (HAProxy, some CDNs) leave a forged first line.
+fn forwarded_for(req: &HttpRequest) -> Option<String> {
+    let lines: Vec<&str> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(","))
+}
+
 /// The caller, as recorded in audit events.
 #[derive(Clone, Debug)]
 pub struct Client(pub RequestContext);
@@ -49,15 +76,13 @@ impl FromRequest for Client {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
         let peer = req.peer_addr().map(|a| a.ip());
         // Borrowed, not cloned: this runs on every request.
         let ip = match req.app_data::<web::Data<TrustedProxies>>() {
-            Some(proxies) => proxies.client_ip(peer, forwarded),
-            None => peer,
+            Some(proxies) if peer.is_some_and(|p| proxies.trusts(p)) => {
+                proxies.client_ip(peer, forwarded_for(req).as_deref())
+            }
+            _ => peer,
         };
         let user_agent = req
             .headers()
@@ -70,7 +95,57 @@ impl FromRequest for Client {
 
 #[cfg(test)]
 mod tests {
+    use actix_web::test::TestRequest;
+
     use super::*;
+
+    fn proxies() -> TrustedProxies {
+        TrustedProxies(vec![
+            "10.0.0.0/8".parse().expect("net"),
+            "fd00::/8".parse().expect("net"),
+        ])
+    }
+
+    #[test]
+    fn ports_and_brackets_are_understood() {
+        let proxies = proxies();
+        let peer = Some(ip("10.0.0.2"));
+        for (header, expected) in [
+            ("198.51.100.7:4711", "198.51.100.7"),
+            ("[2001:db8::7]", "2001:db8::7"),
+            ("[2001:db8::7]:443", "2001:db8::7"),
+            ("2001:db8::7", "2001:db8::7"),
+            ("6.6.6.6, [fd00::1]:80, 10.0.0.9:1234", "6.6.6.6"),
+        ] {
+            assert_eq!(
+                proxies.client_ip(peer, Some(header)),
+                Some(ip(expected)),
+                "{header}"
+            );
+        }
+        // Garbage stops the walk at the last address believed.
+        assert_eq!(
+            proxies.client_ip(peer, Some("6.6.6.6, unknown, 10.0.0.3")),
+            Some(ip("10.0.0.3"))
+        );
+    }
+
+    #[test]
+    fn every_header_line_counts_in_order() {
+        let proxies = proxies();
+        // The client forged the first line; the trusted proxy appended its own.
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.2:5000".parse().expect("addr"))
+            .append_header(("x-forwarded-for", "6.6.6.6"))
+            .append_header(("x-forwarded-for", "198.51.100.7"))
+            .to_http_request();
+        let joined = forwarded_for(&req);
+        assert_eq!(joined.as_deref(), Some("6.6.6.6,198.51.100.7"));
+        assert_eq!(
+            proxies.client_ip(Some(ip("10.0.0.2")), joined.as_deref()),
+            Some(ip("198.51.100.7"))
+        );
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")

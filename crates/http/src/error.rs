@@ -213,6 +213,8 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// Whether a bearer token was presented (RFC 6750 §3 challenge).
     token_presented: bool,
+    /// The `Allow` header of a 405.
+    allow: Option<String>,
 }
 
 impl ApiError {
@@ -225,7 +227,16 @@ impl ApiError {
             errors: Vec::new(),
             retry_after: None,
             token_presented: false,
+            allow: None,
         }
+    }
+
+    /// `method_not_allowed`, with the methods the resource serves.
+    #[must_use]
+    pub fn method_not_allowed(allow: String) -> Self {
+        let mut err = Self::new(ErrorCode::MethodNotAllowed);
+        err.allow = Some(allow);
+        err
     }
 
     /// Replaces the detail.
@@ -315,6 +326,9 @@ impl ResponseError for ApiError {
         };
         if let Some(secs) = retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, allow.as_str()));
         }
         if self.code == ErrorCode::Unauthorized {
             let challenge = if self.token_presented {

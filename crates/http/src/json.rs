@@ -17,12 +17,31 @@ pub fn config() -> web::JsonConfig {
         .error_handler(|err, _req: &HttpRequest| problem(&err).into())
 }
 
+/// Whether the request declares a JSON body (`application/json` or any
+/// `application/*+json`).
+fn declares_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| {
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
+}
+
 /// An optional JSON body: empty means `None`. For endpoints whose body may be
 /// left out entirely (refresh and logout read a cookie instead).
 ///
+/// A non-empty body must be declared JSON: the endpoints that act on the
+/// cookie would otherwise answer a cross-site form or `text/plain` post,
+/// which a browser sends without a CORS preflight (ASVS 13.2.5).
+///
 /// # Errors
-/// 413 past [`MAX_BODY`], 422 for malformed JSON or unknown fields.
+/// 415 for a non-empty body that is not JSON, 413 past [`MAX_BODY`], 422 for
+/// malformed JSON or unknown fields.
 pub async fn optional<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<Option<T>, ApiError> {
     let bytes = match payload.to_bytes_limited(MAX_BODY).await {
@@ -38,6 +57,9 @@ pub async fn optional<T: serde::de::DeserializeOwned>(
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
+    }
+    if !declares_json(req) {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType));
     }
     // `null` is as good as no body.
     serde_json::from_slice::<Option<T>>(&bytes).map_err(|err| deserialize_problem(&err))

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod docs;
 pub mod dto;
 pub mod error;
 pub mod handlers;
@@ -16,4 +17,4 @@ pub mod state;
 
 pub use client::TrustedProxies;
 pub use routes::{RouteEntry, app, configure, table};
-pub use state::AppState;
+pub use state::{AppState, MetricsRenderer};

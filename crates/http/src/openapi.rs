@@ -40,9 +40,10 @@ use crate::handlers::{auth, sessions, system};
         sessions::validate,
         sessions::verify_token,
         system::health,
+        system::metrics,
         system::jwks,
         system::openapi_json,
-        system::docs,
+        crate::docs::page,
     ),
     components(schemas(
         RegisterBody, VerifyEmailBody, LoginBody, UserDto, UserEnvelope, TokenPairDto,
@@ -83,11 +84,4 @@ pub fn document() -> &'static str {
         json.push('\n');
         json
     })
-}
-
-/// The HTML reference page (Scalar), with the document inlined.
-#[must_use]
-pub fn reference_page() -> &'static str {
-    static PAGE: OnceLock<String> = OnceLock::new();
-    PAGE.get_or_init(|| utoipa_scalar::Scalar::new(ApiDoc::openapi()).to_html())
 }

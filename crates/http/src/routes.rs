@@ -98,24 +98,40 @@ pub fn table<P: Ports>() -> Vec<RouteEntry> {
             sessions::verify_token,
         ),
         entry(Method::GET, "/health", system::health::<P>),
+        entry(Method::GET, "/metrics", system::metrics::<P>),
         entry(Method::GET, "/.well-known/jwks.json", system::jwks::<P>),
         entry(Method::GET, "/openapi.json", system::openapi_json),
-        entry(Method::GET, "/docs", system::docs),
+        entry(Method::GET, "/docs", crate::docs::page),
     ]
 }
 
 /// Registers every route of [`table`]: one resource per path, whose other
-/// methods answer 405 problem+json.
+/// methods answer 405 problem+json with an `Allow` header.
 pub fn configure<P: Ports>(cfg: &mut web::ServiceConfig) {
-    let mut by_path: Vec<(&'static str, Vec<Route>)> = Vec::new();
-    for RouteEntry { path, route, .. } in table::<P>() {
-        match by_path.iter_mut().find(|(p, _)| *p == path) {
-            Some((_, routes)) => routes.push(route),
-            None => by_path.push((path, vec![route])),
+    let mut by_path: Vec<(&'static str, Vec<Method>, Vec<Route>)> = Vec::new();
+    for RouteEntry {
+        method,
+        path,
+        route,
+    } in table::<P>()
+    {
+        match by_path.iter_mut().find(|(p, _, _)| *p == path) {
+            Some((_, methods, routes)) => {
+                methods.push(method);
+                routes.push(route);
+            }
+            None => by_path.push((path, vec![method], vec![route])),
         }
     }
-    for (path, routes) in by_path {
-        let resource = web::resource(path).default_service(web::to(system::method_not_allowed));
+    for (path, methods, routes) in by_path {
+        // RFC 9110 §15.5.6: a 405 names the methods the resource serves.
+        let allow = methods
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let resource = web::resource(path)
+            .default_service(web::to(move || system::method_not_allowed(allow.clone())));
         cfg.service(
             routes
                 .into_iter()
@@ -145,6 +161,7 @@ pub fn app<P: Ports>(
         .app_data(crate::json::config())
         .app_data(web::PathConfig::default())
         .configure(configure::<P>)
+        .configure(crate::docs::configure_assets)
         .default_service(web::to(system::not_found))
         .wrap(from_fn(crate::request_id::middleware))
 }

@@ -1,6 +1,7 @@
 //! PBKDF2-HMAC-SHA256 password hashing on a bounded pool of blocking threads.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use auth_domain::ports::{HashError, PasswordCheck, PasswordHasher};
@@ -24,9 +25,31 @@ pub struct Pbkdf2Hasher {
 struct Inner {
     hasher: Pbkdf2,
     rounds: u32,
-    running: Semaphore,
-    admitted: Semaphore,
+    running: Arc<Semaphore>,
+    admitted: Arc<Semaphore>,
     dummy: PasswordHash,
+    /// Hashes computing right now, and the most ever seen at once.
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+/// Counts one hash on a CPU for as long as it lives.
+struct InFlight<'a>(&'a Inner);
+
+impl<'a> InFlight<'a> {
+    fn enter(inner: &'a Inner) -> Self {
+        let now = inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        inner.peak.fetch_max(now, Ordering::SeqCst);
+        metrics::gauge!("auth_hash_in_flight").set(now as f64);
+        Self(inner)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let now = self.0.in_flight.fetch_sub(1, Ordering::SeqCst) - 1;
+        metrics::gauge!("auth_hash_in_flight").set(now as f64);
+    }
 }
 
 impl Pbkdf2Hasher {
@@ -46,32 +69,54 @@ impl Pbkdf2Hasher {
             inner: Arc::new(Inner {
                 hasher,
                 rounds: iterations,
-                running: Semaphore::new(concurrency),
-                admitted: Semaphore::new(concurrency + queue),
+                running: Arc::new(Semaphore::new(concurrency)),
+                admitted: Arc::new(Semaphore::new(concurrency + queue)),
                 dummy: PasswordHash::new(dummy.to_string()),
+                in_flight: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
             }),
         })
     }
 
+    /// Runs `job` on a blocking thread once a slot is free.
+    ///
+    /// Both permits are owned and move into the blocking closure: a slot is
+    /// free again only when the CPU work has ended, not when the request
+    /// future is dropped (a client that resets its connection must not be
+    /// able to start unbounded hashes).
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce(&Pbkdf2) -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let Ok(_admitted) = self.inner.admitted.try_acquire() else {
+        let Ok(admitted) = Arc::clone(&self.inner.admitted).try_acquire_owned() else {
             return Err(HashError::Busy {
                 retry_after: Duration::from_secs(1),
             });
         };
-        let _running = self
-            .inner
-            .running
-            .acquire()
+        let running = Arc::clone(&self.inner.running)
+            .acquire_owned()
             .await
             .map_err(|e| HashError::Failed(e.to_string()))?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || job(&inner.hasher))
-            .await
-            .map_err(|e| HashError::Failed(e.to_string()))
+        tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, running);
+            let _counted = InFlight::enter(&inner);
+            job(&inner.hasher)
+        })
+        .await
+        .map_err(|e| HashError::Failed(e.to_string()))
+    }
+
+    /// Hashes computing right now.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most hashes ever computed at once by this hasher.
+    #[must_use]
+    pub fn peak_in_flight(&self) -> usize {
+        self.inner.peak.load(Ordering::SeqCst)
     }
 }
 
@@ -154,6 +199,44 @@ mod tests {
                 .expect("verify"),
             PasswordCheck::Mismatch
         );
+    }
+
+    /// A request future dropped mid-hash (the client reset its connection)
+    /// keeps its slot until the CPU work ends, so hashes never pile up past
+    /// the configured concurrency.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn dropped_requests_keep_their_slot_until_the_hash_ends() {
+        let hasher = Pbkdf2Hasher::new(400_000, 1, 16).expect("hasher");
+        let mut dropped = Vec::new();
+        for _ in 0..8 {
+            let h = hasher.clone();
+            dropped.push(tokio::spawn(async move {
+                h.hash(Password::new("Secret-123".into())).await
+            }));
+        }
+        // Wait until a hash is on a CPU, then drop every request future.
+        while hasher.in_flight() == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for task in &dropped {
+            task.abort();
+        }
+        // New work arrives while the orphaned hash still runs.
+        let more: Vec<_> = (0..4)
+            .map(|_| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.hash(Password::new("Secret-456".into())).await })
+            })
+            .collect();
+        for task in more {
+            task.await.expect("task").expect("hash");
+        }
+        assert_eq!(
+            hasher.peak_in_flight(),
+            1,
+            "never more than the concurrency"
+        );
+        assert_eq!(hasher.in_flight(), 0);
     }
 
     #[tokio::test]

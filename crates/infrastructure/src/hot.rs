@@ -13,6 +13,7 @@ use auth_domain::{SessionId, Timestamp, TokenHash};
 use fred::clients::SubscriberClient;
 use fred::prelude::*;
 use fred::types::Message;
+use tokio::sync::Notify;
 
 /// Revoked sessions and when each entry may be forgotten.
 #[derive(Clone, Debug, Default)]
@@ -57,6 +58,9 @@ pub struct RedisHotState {
     client: Client,
     subscriber: SubscriberClient,
     mirror: Mirror,
+    /// Raised when pub/sub may have lost messages (the listener lagged, the
+    /// subscriber reconnected): the mirror is then reloaded from the database.
+    resync_needed: Arc<Notify>,
     revoked_key: String,
     channel: String,
     key_prefix: String,
@@ -111,6 +115,7 @@ impl HotState {
             client,
             subscriber,
             mirror: Mirror::default(),
+            resync_needed: Arc::new(Notify::new()),
             revoked_key: format!("{key_prefix}revoked_sessions"),
             key_prefix: key_prefix.to_owned(),
             channel: format!("{key_prefix}revocations"),
@@ -127,9 +132,20 @@ impl HotState {
     }
 }
 
-/// Loads the sessions revoked within `window` from the database into the
-/// mirror (and Redis), now and after every Redis reconnect, so neither a
-/// restarted instance nor a restarted Redis forgets a revocation.
+/// Keeps this instance's revocation mirror complete, from the database, the
+/// source of truth:
+///
+/// - at start-up (before serving), and after every Redis reconnect, the
+///   sessions revoked within `window` are loaded into the mirror and written
+///   back to Redis (a restarted Redis keeps nothing);
+/// - every `interval`, and at once when pub/sub may have dropped a message
+///   (a lagging listener, a reconnect), the sessions revoked since the last
+///   pass are read again into the mirror only.
+///
+/// So a revocation whose Redis fan-out failed still reaches every instance
+/// within `interval`. `window` must cover the longest an access token stays
+/// acceptable after its session was revoked (`access_ttl + leeway`, plus a
+/// margin).
 ///
 /// # Errors
 /// When the initial load fails.
@@ -137,7 +153,9 @@ pub async fn keep_in_sync<S: SessionRepository + Clone>(
     hot: &HotState,
     store: S,
     window: Duration,
+    interval: Duration,
 ) -> anyhow::Result<()> {
+    let window = chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::MAX);
     let load = {
         let hot = hot.clone();
         let store = store.clone();
@@ -145,13 +163,10 @@ pub async fn keep_in_sync<S: SessionRepository + Clone>(
             let hot = hot.clone();
             let store = store.clone();
             async move {
-                let since = chrono::Utc::now()
-                    - chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::MAX);
-                let ids = store.revoked_since(since).await?;
-                let until = chrono::Utc::now()
-                    + chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::MAX);
+                let now = chrono::Utc::now();
+                let ids = store.revoked_since(now - window).await?;
                 let count = ids.len();
-                hot.revoke(&ids, until).await?;
+                hot.revoke(&ids, now + window).await?;
                 tracing::debug!(count, "revoked sessions loaded from the database");
                 Ok::<(), RepoError>(())
             }
@@ -160,16 +175,44 @@ pub async fn keep_in_sync<S: SessionRepository + Clone>(
     load()
         .await
         .map_err(|e| anyhow::anyhow!("cannot load revoked sessions: {e}"))?;
-    if let HotState::Redis(state) = hot {
-        let mut reconnects = state.client.reconnect_rx();
-        tokio::spawn(async move {
-            while reconnects.recv().await.is_ok() {
-                if let Err(err) = load().await {
-                    tracing::warn!(error = %err, "could not reload revoked sessions after a Redis reconnect");
+    let HotState::Redis(state) = hot else {
+        // One process: every revocation went into the mirror directly.
+        return Ok(());
+    };
+    let mut reconnects = state.client.reconnect_rx();
+    tokio::spawn(async move {
+        while reconnects.recv().await.is_ok() {
+            if let Err(err) = load().await {
+                tracing::warn!(error = %err, "could not reload revoked sessions after a Redis reconnect");
+            }
+        }
+    });
+    let state = state.clone();
+    tokio::spawn(async move {
+        // Overlap passes a little: a revocation committed while the previous
+        // query ran is read again rather than missed.
+        let overlap = chrono::TimeDelta::seconds(2);
+        let mut since = chrono::Utc::now() - overlap;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = state.resync_needed.notified() => {}
+            }
+            let started = chrono::Utc::now();
+            match store.revoked_since(since).await {
+                Ok(ids) => {
+                    let until = started + window;
+                    state
+                        .mirror
+                        .insert_all(ids.into_iter().map(|id| (id, until)));
+                    since = started - overlap;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not re-read revoked sessions; will retry");
                 }
             }
-        });
-    }
+        }
+    });
     Ok(())
 }
 
@@ -179,11 +222,18 @@ impl RedisHotState {
     fn spawn_listeners(&self) {
         let mut messages = self.subscriber.message_rx();
         let mirror = self.mirror.clone();
+        let resync_needed = Arc::clone(&self.resync_needed);
         tokio::spawn(async move {
             loop {
                 match messages.recv().await {
                     Ok(message) => mirror.insert_all(parse_message(&message)),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            missed,
+                            "revocation messages dropped; resyncing from the database"
+                        );
+                        resync_needed.notify_one();
+                    }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
             }
@@ -192,6 +242,8 @@ impl RedisHotState {
         let this = self.clone();
         tokio::spawn(async move {
             while reconnects.recv().await.is_ok() {
+                // Messages published while disconnected are lost on the wire.
+                this.resync_needed.notify_one();
                 if let Err(err) = this.resync().await {
                     tracing::warn!(error = %err, "could not reload revoked sessions after a Redis reconnect");
                 }
@@ -254,33 +306,50 @@ impl RevocationList for HotState {
                 }
                 // Our own mirror first: this instance never waits for the echo.
                 state.mirror.insert_all(entries);
-                let score = until.timestamp() as f64;
-                let members: Vec<(f64, String)> =
-                    sessions.iter().map(|s| (score, s.to_string())).collect();
-                let _: i64 = state
-                    .client
-                    .zadd(&state.revoked_key, None, None, false, false, members)
-                    .await
-                    .map_err(|e| redis_err(&e))?;
-                let now = chrono::Utc::now().timestamp() as f64;
-                let _: i64 = state
-                    .client
-                    .zremrangebyscore(&state.revoked_key, "-inf", now)
-                    .await
-                    .map_err(|e| redis_err(&e))?;
-                let message = sessions
-                    .iter()
-                    .map(|s| format!("{s}:{}", until.timestamp()))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let _: i64 = state
-                    .client
-                    .publish(&state.channel, message)
-                    .await
-                    .map_err(|e| redis_err(&e))?;
+                // The fan-out runs on its own: the revocation already
+                // committed in the database, and an instance that misses
+                // this message reads it there at its next resync. A slow or
+                // unreachable Redis must not hold up a logout.
+                let state = state.clone();
+                let sessions = sessions.to_vec();
+                tokio::spawn(async move {
+                    if let Err(err) = state.fan_out(&sessions, until).await {
+                        tracing::warn!(error = %err, count = sessions.len(), "revocation fan-out failed; other instances read it from the database at their next resync");
+                    }
+                });
                 Ok(())
             }
         }
+    }
+}
+
+impl RedisHotState {
+    /// Adds revocations to the shared set and tells every instance.
+    async fn fan_out(&self, sessions: &[SessionId], until: Timestamp) -> Result<(), RepoError> {
+        let score = until.timestamp() as f64;
+        let members: Vec<(f64, String)> = sessions.iter().map(|s| (score, s.to_string())).collect();
+        let _: i64 = self
+            .client
+            .zadd(&self.revoked_key, None, None, false, false, members)
+            .await
+            .map_err(|e| redis_err(&e))?;
+        let now = chrono::Utc::now().timestamp() as f64;
+        let _: i64 = self
+            .client
+            .zremrangebyscore(&self.revoked_key, "-inf", now)
+            .await
+            .map_err(|e| redis_err(&e))?;
+        let message = sessions
+            .iter()
+            .map(|s| format!("{s}:{}", until.timestamp()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let _: i64 = self
+            .client
+            .publish(&self.channel, message)
+            .await
+            .map_err(|e| redis_err(&e))?;
+        Ok(())
     }
 }
 

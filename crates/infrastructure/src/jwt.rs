@@ -239,8 +239,13 @@ fn key_id(material: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(&Sha256::digest(material)[..12])
 }
 
-/// Whole seconds: NumericDate may carry fractions, but many verifiers choke
-/// on them.
+/// A NumericDate claim as a JSON integer: RFC 7519 allows fractions, but
+/// verifiers that read claims as integers (Rust's `jsonwebtoken`, many Go and
+/// Java setups) reject them.
+fn numeric_date(t: Timestamp) -> Value {
+    Value::from(t.timestamp())
+}
+
 fn to_system_time(t: Timestamp) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.timestamp()).unwrap_or(0))
 }
@@ -255,15 +260,15 @@ impl AccessTokenIssuer for JwtTokens {
         payload.set_audience(vec![self.audience.clone()]);
         payload.set_subject(claims.user_id.to_string());
         payload.set_jwt_id(claims.token_id.clone());
-        payload.set_issued_at(&to_system_time(claims.issued_at));
-        payload.set_not_before(&to_system_time(claims.issued_at));
-        payload.set_expires_at(&to_system_time(claims.expires_at));
         let roles: Vec<Value> = claims
             .roles
             .iter()
             .map(|r| Value::String(r.as_str().to_owned()))
             .collect();
         let extra = [
+            ("iat", numeric_date(claims.issued_at)),
+            ("nbf", numeric_date(claims.issued_at)),
+            ("exp", numeric_date(claims.expires_at)),
             ("email", Value::String(claims.email.as_str().to_owned())),
             ("email_verified", Value::Bool(claims.email_verified)),
             ("roles", Value::Array(roles)),
@@ -451,6 +456,27 @@ mod tests {
             jwks.contains("\"crv\":\"Ed25519\"") && !jwks.contains("\"d\""),
             "public key only: {jwks}"
         );
+    }
+
+    /// Consumers that read NumericDate claims as integers reject `1.0`.
+    #[test]
+    fn numeric_date_claims_are_json_integers() {
+        let tokens = eddsa();
+        let now = chrono::Utc::now();
+        let jwt = tokens.issue(&claims(now, 900)).expect("signed");
+        let payload = jwt.split('.').nth(1).expect("payload");
+        let payload: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64"))
+                .expect("json");
+        for claim in ["iat", "nbf", "exp"] {
+            assert!(
+                payload[claim].is_i64() || payload[claim].is_u64(),
+                "{claim} is {}",
+                payload[claim]
+            );
+        }
+        assert_eq!(payload["iat"].as_i64(), Some(now.timestamp()));
+        assert_eq!(payload["exp"].as_i64(), Some(now.timestamp() + 900));
     }
 
     #[test]

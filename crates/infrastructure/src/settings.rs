@@ -53,6 +53,10 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// actix-web worker threads; 0 = one per core.
     pub workers: usize,
+    /// On SIGTERM: how long in-flight requests, and the outbox worker's
+    /// current message, may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -63,6 +67,7 @@ impl Default for HttpSettings {
             public_url: "http://localhost:8001".to_owned(),
             trusted_proxies: Vec::new(),
             workers: 0,
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -110,6 +115,11 @@ pub struct RedisSettings {
     pub url: Option<String>,
     /// Prefix of every key, so deployments (and tests) can share a server.
     pub key_prefix: String,
+    /// How often each instance re-reads recent revocations from the
+    /// database, in case a pub/sub message was lost: the worst-case delay
+    /// before a revocation whose fan-out failed takes effect everywhere.
+    #[serde(with = "humantime_serde")]
+    pub resync_interval: Duration,
 }
 
 impl Default for RedisSettings {
@@ -117,6 +127,7 @@ impl Default for RedisSettings {
         Self {
             url: None,
             key_prefix: "auth:".to_owned(),
+            resync_interval: Duration::from_secs(5),
         }
     }
 }
@@ -253,6 +264,10 @@ pub struct MailSettings {
     /// How often the worker looks for mail queued by other instances.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// How long sent (or given-up) messages are kept, bodies cleared, before
+    /// they are deleted.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
 }
 
 impl Default for MailSettings {
@@ -265,6 +280,7 @@ impl Default for MailSettings {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(15 * 60),
             poll_interval: Duration::from_secs(5),
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -409,6 +425,38 @@ pub enum SettingsError {
     },
 }
 
+/// Clock skew verification may allow, at most: the revocation list keeps
+/// entries for `access_ttl + leeway`, so the leeway needs a bound.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
+
+/// PBKDF2-HMAC-SHA256 iterations production insists on (OWASP 2023).
+pub const PRODUCTION_MIN_ITERATIONS: u32 = 600_000;
+
+/// A key file must exist and be readable by its owner only.
+fn check_private_file(path: &std::path::Path) -> Result<(), SettingsError> {
+    let key = "tokens.signing_key_file";
+    let metadata = std::fs::metadata(path)
+        .map_err(|e| invalid(key, format!("cannot read {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = metadata.permissions().mode();
+        if mode & 0o044 != 0 {
+            return Err(invalid(
+                key,
+                format!(
+                    "{} is readable by group or others (mode {:o}); chmod 600 it",
+                    path.display(),
+                    mode & 0o777
+                ),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = metadata;
+    Ok(())
+}
+
 fn invalid(key: &'static str, message: impl Into<String>) -> SettingsError {
     SettingsError::Invalid {
         key,
@@ -463,10 +511,12 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Whether this is the production environment.
+    /// Whether the production guards apply: in every environment but
+    /// `development` and `test`, so a typo'd or new environment name fails
+    /// closed.
     #[must_use]
     pub fn is_production(&self) -> bool {
-        self.env == "production"
+        !matches!(self.env.as_str(), "development" | "test")
     }
 
     /// The log format in effect.
@@ -525,6 +575,12 @@ impl Settings {
                 return Err(invalid(key, "must be longer than zero"));
             }
         }
+        if self.tokens.leeway > MAX_LEEWAY {
+            return Err(invalid(
+                "tokens.leeway",
+                "must be at most 60s: revocations are remembered for access_ttl + leeway",
+            ));
+        }
         if self.mail.max_attempts == 0 {
             return Err(invalid("mail.max_attempts", "must be at least 1"));
         }
@@ -537,23 +593,90 @@ impl Settings {
             }
         }
         if self.is_production() {
-            if self.database.is_sqlite() {
-                return Err(invalid(
-                    "database.url",
-                    "production refuses an embedded SQLite database; use postgres://",
-                ));
-            }
-            if self.tokens.signing_key_file.is_none() {
-                return Err(invalid(
-                    "tokens.signing_key_file",
-                    "production requires a signing key file; generated keys are refused",
-                ));
-            }
-            if !url.starts_with("https://") {
-                return Err(invalid(
-                    "http.public_url",
-                    "production requires an https:// public URL",
-                ));
+            self.validate_production()?;
+        }
+        Ok(())
+    }
+
+    /// What production refuses: embedded storage, generated or exposed
+    /// keys, plain-text links and credentials, weak hashing, proxies that
+    /// would let anyone pick their IP, and unbounded lifetimes.
+    fn validate_production(&self) -> Result<(), SettingsError> {
+        if self.database.is_sqlite() {
+            return Err(invalid(
+                "database.url",
+                "production refuses an embedded SQLite database; use postgres://",
+            ));
+        }
+        let Some(key_file) = &self.tokens.signing_key_file else {
+            return Err(invalid(
+                "tokens.signing_key_file",
+                "production requires a signing key file; generated keys are refused",
+            ));
+        };
+        if !self.http.public_url.starts_with("https://") {
+            return Err(invalid(
+                "http.public_url",
+                "production requires an https:// public URL",
+            ));
+        }
+        check_private_file(key_file)?;
+        if self.password.iterations < PRODUCTION_MIN_ITERATIONS {
+            return Err(invalid(
+                "password.iterations",
+                "production requires at least 600000 (OWASP's PBKDF2-HMAC-SHA256 figure)",
+            ));
+        }
+        if self.mail.transport == MailTransport::File {
+            return Err(invalid(
+                "mail.transport",
+                "production requires smtp; the file transport is for development",
+            ));
+        }
+        if self.smtp.tls == SmtpTls::None
+            && (self.smtp.username.is_some() || self.smtp.password.is_some())
+        {
+            return Err(invalid(
+                "smtp.tls",
+                "production refuses SMTP credentials over a connection without TLS",
+            ));
+        }
+        if let Some(net) = self
+            .http
+            .trusted_proxies
+            .iter()
+            .find(|n| n.prefix_len() == 0)
+        {
+            return Err(invalid(
+                "http.trusted_proxies",
+                format!("{net} trusts every address: any client could choose its IP"),
+            ));
+        }
+        for (key, value, max, text) in [
+            ("tokens.access_ttl", self.tokens.access_ttl, 3600, "1h"),
+            (
+                "tokens.verify_email_ttl",
+                self.tokens.verify_email_ttl,
+                7 * 86_400,
+                "7d",
+            ),
+            ("tokens.reset_ttl", self.tokens.reset_ttl, 86_400, "24h"),
+            ("sessions.ttl", self.sessions.ttl, 30 * 86_400, "30d"),
+            (
+                "sessions.remember_me_ttl",
+                self.sessions.remember_me_ttl,
+                90 * 86_400,
+                "90d",
+            ),
+            (
+                "sessions.refresh_reuse_grace",
+                self.sessions.refresh_reuse_grace,
+                60,
+                "60s",
+            ),
+        ] {
+            if value > Duration::from_secs(max) {
+                return Err(invalid(key, format!("production allows at most {text}")));
             }
         }
         Ok(())
@@ -688,6 +811,127 @@ mod tests {
         assert!(err.to_string().contains("password.iterations"), "{err}");
     }
 
+    /// The settings a production deployment would use, with a key file.
+    fn production_vars(key: &std::path::Path) -> Vec<(String, String)> {
+        [
+            ("AUTH__DATABASE__URL", "postgres://db/auth"),
+            ("AUTH__HTTP__PUBLIC_URL", "https://auth.example.com"),
+            ("AUTH__MAIL__TRANSPORT", "smtp"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .chain([(
+            "AUTH__TOKENS__SIGNING_KEY_FILE".to_owned(),
+            key.display().to_string(),
+        )])
+        .collect()
+    }
+
+    fn private_key_file(dir: &tempfile::TempDir, mode: u32) -> std::path::PathBuf {
+        let path = dir.path().join("key.pem");
+        std::fs::write(&path, b"key").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+        path
+    }
+
+    fn load_with(
+        base: &[(String, String)],
+        extra: &[(&str, &str)],
+        env: &str,
+    ) -> Result<Settings, SettingsError> {
+        let mut vars: Vec<(&str, &str)> =
+            base.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        vars.extend_from_slice(extra);
+        load(&vars, env)
+    }
+
+    #[test]
+    fn every_environment_but_development_and_test_gets_the_production_guards() {
+        for env in ["production", "staging", "prod", "Production", ""] {
+            let err = load(&[], env).expect_err("guarded");
+            assert!(err.to_string().contains("database.url"), "{env}: {err}");
+        }
+        assert!(load(&[], "development").is_ok());
+        assert!(load(&[], "test").is_ok());
+    }
+
+    #[test]
+    fn production_refuses_weak_or_exposed_settings() {
+        let dir = tempfile::tempdir().expect("dir");
+        let key = private_key_file(&dir, 0o600);
+        let base = production_vars(&key);
+        load_with(&base, &[], "production").expect("a sound production configuration");
+        for (extra, key_at_fault) in [
+            (
+                vec![("AUTH__PASSWORD__ITERATIONS", "599999")],
+                "password.iterations",
+            ),
+            (vec![("AUTH__MAIL__TRANSPORT", "file")], "mail.transport"),
+            (
+                vec![("AUTH__SMTP__TLS", "none"), ("AUTH__SMTP__PASSWORD", "x")],
+                "smtp.tls",
+            ),
+            (
+                vec![("AUTH__HTTP__TRUSTED_PROXIES", "10.0.0.0/8,0.0.0.0/0")],
+                "http.trusted_proxies",
+            ),
+            (
+                vec![("AUTH__HTTP__TRUSTED_PROXIES", "::/0")],
+                "http.trusted_proxies",
+            ),
+            (
+                vec![("AUTH__TOKENS__ACCESS_TTL", "2h")],
+                "tokens.access_ttl",
+            ),
+            (vec![("AUTH__TOKENS__RESET_TTL", "2d")], "tokens.reset_ttl"),
+            (
+                vec![("AUTH__TOKENS__VERIFY_EMAIL_TTL", "30d")],
+                "tokens.verify_email_ttl",
+            ),
+            (vec![("AUTH__SESSIONS__TTL", "60d")], "sessions.ttl"),
+            (
+                vec![("AUTH__SESSIONS__REMEMBER_ME_TTL", "1y")],
+                "sessions.remember_me_ttl",
+            ),
+            (
+                vec![("AUTH__SESSIONS__REFRESH_REUSE_GRACE", "5m")],
+                "sessions.refresh_reuse_grace",
+            ),
+            (vec![("AUTH__TOKENS__LEEWAY", "2m")], "tokens.leeway"),
+        ] {
+            let err = load_with(&base, &extra, "production").expect_err(key_at_fault);
+            assert!(
+                err.to_string().contains(key_at_fault),
+                "{key_at_fault}: {err}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn production_refuses_a_key_file_others_can_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let key = private_key_file(&dir, 0o644);
+        let err = load_with(&production_vars(&key), &[], "production").expect_err("exposed key");
+        assert!(err.to_string().contains("tokens.signing_key_file"), "{err}");
+        assert!(err.to_string().contains("644"), "{err}");
+        let missing = dir.path().join("absent.pem");
+        let err =
+            load_with(&production_vars(&missing), &[], "production").expect_err("missing key");
+        assert!(err.to_string().contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn leeway_is_capped_everywhere() {
+        let err = load(&[("AUTH__TOKENS__LEEWAY", "61s")], "development").expect_err("capped");
+        assert!(err.to_string().contains("tokens.leeway"), "{err}");
+        assert!(load(&[("AUTH__TOKENS__LEEWAY", "60s")], "development").is_ok());
+    }
+
     #[test]
     fn production_refuses_unsafe_defaults() {
         let err = load(&[], "production").expect_err("sqlite refused");
@@ -707,15 +951,9 @@ mod tests {
         )
         .expect_err("http refused");
         assert!(err.to_string().contains("http.public_url"), "{err}");
-        let ok = load(
-            &[
-                ("AUTH__DATABASE__URL", "postgres://db/auth"),
-                ("AUTH__TOKENS__SIGNING_KEY_FILE", "/run/key.pem"),
-                ("AUTH__HTTP__PUBLIC_URL", "https://auth.example.com"),
-            ],
-            "production",
-        )
-        .expect("acceptable");
+        let dir = tempfile::tempdir().expect("dir");
+        let key = private_key_file(&dir, 0o600);
+        let ok = load_with(&production_vars(&key), &[], "production").expect("acceptable");
         assert_eq!(ok.log_format(), LogFormat::Json);
     }
 }

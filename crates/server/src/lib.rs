@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 
 pub use auth_infrastructure::settings;
 
+pub mod telemetry;
+
 /// The adapters of a real deployment. The database and hot-state variants
 /// (SQLite or PostgreSQL; in-process or Redis) are chosen at run time.
 #[derive(Debug)]
@@ -40,6 +42,8 @@ pub struct Application {
     server: actix_web::dev::Server,
     port: u16,
     outbox_worker: JoinHandle<()>,
+    stop_outbox: tokio::sync::watch::Sender<bool>,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -75,12 +79,16 @@ impl Application {
             concurrency,
             settings.password.hash_queue,
         )?;
+        let auth_settings = auth_settings(&settings);
         // Sessions revoked while this instance was away still have live
-        // access tokens for up to access_ttl: load them before serving.
-        let window = settings.tokens.access_ttl
-            + settings.tokens.leeway
-            + std::time::Duration::from_secs(60);
-        auth_infrastructure::hot::keep_in_sync(&hot, store.clone(), window).await?;
+        // access tokens: load them before serving, and keep re-reading.
+        auth_infrastructure::hot::keep_in_sync(
+            &hot,
+            store.clone(),
+            auth_settings.revocation_retention(),
+            settings.redis.resync_interval,
+        )
+        .await?;
         let tokens = JwtTokens::from_settings(&settings.tokens, Path::new(DATA_DIR))?;
         let jwks = tokens.jwks().to_string();
 
@@ -91,7 +99,7 @@ impl Application {
             hot,
             SystemClock,
             OsRandom,
-            auth_settings(&settings),
+            auth_settings,
         ));
 
         let mailer = MailAdapter::from_settings(&settings.mail, &settings.smtp)?;
@@ -99,13 +107,16 @@ impl Application {
             max_attempts: settings.mail.max_attempts,
             base_delay: settings.mail.retry_base,
             max_delay: settings.mail.retry_max,
+            retention: settings.mail.retention,
             ..RetryPolicy::default()
         };
         let relay = OutboxRelay::new(store, mailer, SystemClock, retry);
+        let (stop_outbox, outbox_stopping) = tokio::sync::watch::channel(false);
         let outbox_worker = tokio::spawn(run_outbox_worker(
             relay,
             outbox_queued,
             settings.mail.poll_interval,
+            outbox_stopping,
         ));
 
         let listener =
@@ -117,9 +128,16 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { service, jwks });
+        let metrics = Arc::new(telemetry::prometheus()?);
+        let state = web::Data::new(AppState {
+            service,
+            jwks,
+            metrics,
+        });
         let proxies = web::Data::new(TrustedProxies(settings.http.trusted_proxies.clone()));
-        let mut server = HttpServer::new(move || auth_http::app(state.clone(), proxies.clone()));
+        let shutdown_timeout = settings.http.shutdown_timeout;
+        let mut server = HttpServer::new(move || auth_http::app(state.clone(), proxies.clone()))
+            .shutdown_timeout(shutdown_timeout.as_secs());
         if settings.http.workers > 0 {
             server = server.workers(settings.http.workers);
         }
@@ -129,6 +147,8 @@ impl Application {
             server,
             port,
             outbox_worker,
+            stop_outbox,
+            shutdown_timeout,
         })
     }
 
@@ -150,7 +170,18 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.outbox_worker.abort();
+        // Let the message being sent finish, within the same bound as the
+        // in-flight requests; a message cut off is retried after its lease.
+        let _ = self.stop_outbox.send(true);
+        let worker = self.outbox_worker;
+        let abort = worker.abort_handle();
+        if tokio::time::timeout(self.shutdown_timeout, worker)
+            .await
+            .is_err()
+        {
+            tracing::warn!("outbox worker did not stop in time; aborted");
+            abort.abort();
+        }
         result
     }
 }
@@ -166,6 +197,7 @@ fn db_kind(settings: &Settings) -> &'static str {
 fn auth_settings(settings: &Settings) -> AuthSettings {
     AuthSettings {
         access_ttl: settings.tokens.access_ttl,
+        leeway: settings.tokens.leeway,
         verify_email_ttl: settings.tokens.verify_email_ttl,
         reset_ttl: settings.tokens.reset_ttl,
         session_ttl: settings.sessions.ttl,

@@ -5,6 +5,7 @@
 
 mod errors;
 mod flow;
+mod hardening;
 mod logs;
 mod mail;
 mod multi_instance;

@@ -110,3 +110,73 @@ async fn a_new_instance_learns_earlier_revocations_from_the_database() {
         .await
         .assert_problem(401, "unauthorized");
 }
+
+/// The Redis fan-out of a revocation fails (Redis is cut), yet every
+/// instance refuses the session's token within `redis.resync_interval`: each
+/// re-reads recent revocations from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revocation_whose_fan_out_failed_reaches_every_instance_within_the_resync_interval() {
+    use auth_tests::cut::{TcpCut, target_of, through};
+
+    let env = TestEnv::new().await;
+    if !shared_backend(&env) {
+        return;
+    }
+    let redis_url = env.backend.redis.clone().unwrap();
+    let redis = TcpCut::start(&target_of(&redis_url, 6379)).await;
+    let resync = Duration::from_millis(500);
+    let spawn = || {
+        let proxied = through(&redis_url, redis.port);
+        env.spawn_with(move |s| {
+            s.redis.url = Some(proxied);
+            s.redis.resync_interval = resync;
+        })
+    };
+    let (a, b) = (spawn().await, spawn().await);
+    let here = a.verified_login(&email("fanout")).await;
+    let there = b
+        .login(
+            here.body["user"]["email"].as_str().unwrap(),
+            auth_tests::PASSWORD,
+        )
+        .await;
+    assert_eq!(there.status, 200);
+    let (token, other) = (here.str("access_token"), there.str("access_token"));
+    assert_eq!(b.get_authed("/api/v1/auth/me", &token).await.status, 200);
+
+    redis.cut();
+    let started = Instant::now();
+    let logged_out = a
+        .post_authed("/api/v1/auth/logout", &token, &json!(null))
+        .await;
+    assert_eq!(logged_out.status, 204, "{}", logged_out.text);
+    eprintln!("logout with Redis cut answered in {:?}", started.elapsed());
+    let delay = auth_tests::eventually(resync * 4 + Duration::from_secs(1), || async {
+        (b.get_authed("/api/v1/auth/me", &token).await.status == 401).then_some(started.elapsed())
+    })
+    .await
+    .expect("the other instance learned the revocation from the database");
+    eprintln!("revocation delay with Redis cut (resync every {resync:?}): {delay:?}");
+
+    // A password change with Redis cut commits, answers 204, and ends the
+    // other device's session on every instance the same way.
+    let changed = b
+        .post_authed(
+            "/api/v1/auth/change-password",
+            &b.login(here.body["user"]["email"].as_str().unwrap(), auth_tests::PASSWORD)
+                .await
+                .str("access_token"),
+            &json!({ "current_password": auth_tests::PASSWORD, "new_password": "Another-Horse-77" }),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    let ended = auth_tests::eventually(resync * 4 + Duration::from_secs(1), || async {
+        (a.get_authed("/api/v1/auth/me", &other).await.status == 401).then_some(())
+    })
+    .await;
+    assert!(
+        ended.is_some(),
+        "the other session ended on the first instance too"
+    );
+    redis.restore();
+}

@@ -77,8 +77,11 @@ async fn database_outage_answers_503_and_loses_nothing() {
     );
 }
 
+/// Redis is hot state only: with it cut, tokens still validate from the
+/// local mirror, and a revocation that committed in the database answers
+/// success (its fan-out is repaired by the database resync).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_outage_answers_503_for_revocation_and_recovers() {
+async fn redis_outage_keeps_validation_and_revocation_working_and_recovers() {
     let env = TestEnv::new().await;
     let Some(redis_url) = env
         .backend
@@ -109,7 +112,14 @@ async fn redis_outage_answers_503_for_revocation_and_recovers() {
     let logout = app
         .post_authed("/api/v1/auth/logout", &token, &json!(null))
         .await;
-    logout.assert_problem(503, "service_unavailable");
+    assert_eq!(
+        logout.status, 204,
+        "the revocation committed: {}",
+        logout.text
+    );
+    app.get_authed("/api/v1/auth/me", &token)
+        .await
+        .assert_problem(401, "unauthorized");
 
     redis.restore();
     let healthy = eventually(Duration::from_secs(30), || async {
@@ -117,20 +127,7 @@ async fn redis_outage_answers_503_for_revocation_and_recovers() {
     })
     .await;
     assert!(healthy.is_some(), "health recovers with Redis");
-    // The database kept the revocation; the retry is idempotent.
     app.get_authed("/api/v1/auth/me", &token)
         .await
         .assert_problem(401, "unauthorized");
-    let retried = app
-        .post_authed(
-            "/api/v1/auth/logout",
-            &login.str("access_token"),
-            &json!(null),
-        )
-        .await;
-    assert!(
-        retried.status == 204 || retried.status == 401,
-        "{}",
-        retried.text
-    );
 }

@@ -15,6 +15,7 @@ use auth_infrastructure::SeaStore;
 use auth_infrastructure::settings::DatabaseSettings;
 use auth_tests::TestEnv;
 use chrono::{TimeDelta, Utc};
+use sea_orm::ConnectionTrait;
 use tokio::sync::Notify;
 
 async fn store(env: &TestEnv) -> SeaStore {
@@ -193,7 +194,42 @@ async fn outbox_claims_are_exclusive_and_retries_wait() {
         .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].attempts, 1);
-    store.mark_sent(message.id, later).await.unwrap();
+    store.mark_sent(&due[0], later).await.unwrap();
+    assert_eq!(store.pending_count().await.unwrap(), 2);
+    let payload = env
+        .query_string("SELECT payload FROM outbox WHERE status = 'sent'")
+        .await;
+    assert!(
+        payload.contains("\"subject\"") && !payload.contains("\"text\":\"t\""),
+        "a sent message keeps its metadata, not its body: {payload}"
+    );
+
+    // A stopping worker gives its unattempted leases back at once.
+    let others: Vec<_> = first
+        .iter()
+        .chain(second.iter())
+        .map(|m| m.id)
+        .filter(|id| *id != message.id)
+        .collect();
+    store.release(&others).await.unwrap();
+    assert_eq!(
+        store
+            .claim_due_messages(now, lease, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Finished messages go after the retention; pending ones stay.
+    assert_eq!(store.purge_finished(later).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .purge_finished(later + TimeDelta::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(store.pending_count().await.unwrap(), 2);
 }
 
@@ -236,4 +272,112 @@ async fn sessions_round_trip() {
     assert_eq!(found.user_id, user);
     assert_eq!(found.ip, session.ip);
     assert!(found.remember_me && found.is_active(now));
+}
+
+/// The rotation compare-and-set also requires a live session and an active
+/// account, in the same transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_requires_a_live_session_and_an_active_account() {
+    use auth_domain::ports::{RevokeReason, RevokeScope, Rotation};
+
+    let env = TestEnv::new().await;
+    let store = store(&env).await;
+    let reg = registration("rot@example.com", "s");
+    let user = reg.user.id;
+    store.create_user(reg).await.unwrap();
+    let now = Utc::now();
+    let open = |token: &'static [u8]| {
+        let session = Session {
+            id: SessionId::generate(),
+            user_id: user,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + TimeDelta::hours(1),
+            remember_me: false,
+            ip: None,
+            user_agent: None,
+            revoked_at: None,
+        };
+        (
+            NewSession {
+                session: session.clone(),
+                refresh_token_hash: TokenHash::of(token),
+            },
+            session.id,
+        )
+    };
+    let event = || {
+        AuditEvent::new(
+            AuditEventType::TokenRefreshed,
+            Some(user),
+            &RequestContext::default(),
+            now,
+        )
+    };
+
+    let (first, revoked) = open(b"r1");
+    store.create_session(first, event()).await.unwrap();
+    store
+        .revoke_sessions(
+            user,
+            RevokeScope::One(revoked),
+            RevokeReason::Logout,
+            now,
+            event(),
+        )
+        .await
+        .unwrap();
+    let rotation = store
+        .rotate_refresh_token(
+            revoked,
+            &TokenHash::of(b"r1"),
+            &TokenHash::of(b"r1-next"),
+            now,
+            event(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotation, Rotation::SessionEnded, "revoked session");
+
+    let (second, live) = open(b"r2");
+    store.create_session(second, event()).await.unwrap();
+    env.db()
+        .await
+        .execute_unprepared("UPDATE users SET status = 'suspended'")
+        .await
+        .unwrap();
+    let rotation = store
+        .rotate_refresh_token(
+            live,
+            &TokenHash::of(b"r2"),
+            &TokenHash::of(b"r2-next"),
+            now,
+            event(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotation, Rotation::SessionEnded, "suspended account");
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NOT NULL")
+            .await,
+        0,
+        "nothing rotated"
+    );
+
+    env.db()
+        .await
+        .execute_unprepared("UPDATE users SET status = 'active'")
+        .await
+        .unwrap();
+    let rotation = store
+        .rotate_refresh_token(
+            live,
+            &TokenHash::of(b"r2"),
+            &TokenHash::of(b"r2-next"),
+            now,
+            event(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rotation, Rotation::Rotated);
 }

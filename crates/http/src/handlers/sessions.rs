@@ -76,6 +76,7 @@ fn presented_refresh_token(req: &HttpRequest, body: Option<RefreshBody>) -> Opti
         (status = 401, description = "`refresh_token_invalid` or `refresh_token_reused`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 403, description = "`account_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: a non-empty body that is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "`service_unavailable`", body = ProblemDetails, content_type = "application/problem+json"),
     )
@@ -86,7 +87,7 @@ pub async fn refresh<P: Ports>(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = crate::json::optional::<RefreshBody>(payload).await?;
+    let body = crate::json::optional::<RefreshBody>(&req, payload).await?;
     // No token at all is the use case's `Invalid`, mapped like any other.
     let token = presented_refresh_token(&req, body).unwrap_or_default();
     let pair = state.service.refresh(&token, &client.0).await?;
@@ -101,6 +102,7 @@ pub async fn refresh<P: Ports>(
     responses(
         (status = 204, description = "Logged out; the cookie is cleared"),
         (status = 401, description = "`unauthorized`: neither a valid access token nor a live refresh token", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: a non-empty body that is not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "`service_unavailable`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -110,7 +112,7 @@ pub async fn logout<P: Ports>(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = crate::json::optional::<RefreshBody>(payload).await?;
+    let body = crate::json::optional::<RefreshBody>(&req, payload).await?;
     // An expired access token is no obstacle: fall back to the refresh token.
     let claims = crate::auth::bearer(&req)
         .and_then(|token| BearerAuthenticator::authenticate(state.service.as_ref(), token).ok());

@@ -37,6 +37,18 @@ pub async fn health<P: Ports>(state: web::Data<AppState<P>>) -> HttpResponse {
     }
 }
 
+/// Metrics in the Prometheus text format.
+#[utoipa::path(
+    get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text exposition format (0.0.4)", content_type = "text/plain"))
+)]
+pub async fn metrics<P: Ports>(state: web::Data<AppState<P>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(state.metrics.render())
+}
+
 /// Public keys for verifying access tokens offline (RFC 7517).
 #[utoipa::path(
     get, path = "/.well-known/jwks.json", tag = "system",
@@ -60,23 +72,12 @@ pub async fn openapi_json() -> HttpResponse {
         .body(crate::openapi::document())
 }
 
-/// The API reference page.
-#[utoipa::path(
-    get, path = "/docs", tag = "system",
-    responses((status = 200, description = "HTML API reference", content_type = "text/html"))
-)]
-pub async fn docs() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(crate::openapi::reference_page())
-}
-
 /// Any unknown route.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(ErrorCode::NotFound))
 }
 
-/// A known route with another method.
-pub async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(ErrorCode::MethodNotAllowed))
+/// A known route with another method; `allow` lists the methods it serves.
+pub async fn method_not_allowed(allow: String) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed(allow))
 }

@@ -141,7 +141,10 @@ fn to_one_time_token(model: one_time_tokens::Model) -> Option<OneTimeToken> {
 struct EmailPayload {
     to: String,
     subject: String,
+    /// Empty once the message was sent.
+    #[serde(default)]
     text: String,
+    #[serde(default)]
     html: String,
 }
 
@@ -479,6 +482,29 @@ impl SessionRepository for SeaStore {
     ) -> Result<Rotation, RepoError> {
         let next_id = TokenId::generate().as_uuid();
         let txn = self.db.begin().await.map_err(repo_err)?;
+        // The session must still be live, and its account active, in this
+        // same transaction: writing the session row first also takes its
+        // lock (and SQLite's write lock), so a concurrent revocation or
+        // suspension either lands before (and this rotation fails) or after
+        // (and revokes the successor with the session).
+        let active_users = sea_orm::sea_query::Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::Status.eq(AccountStatus::Active.as_str()))
+            .to_owned();
+        let live = sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastUsedAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(session.as_uuid()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .filter(sessions::Column::UserId.in_subquery(active_users))
+            .exec(&txn)
+            .await
+            .map_err(repo_err)?;
+        if live.rows_affected != 1 {
+            txn.rollback().await.map_err(repo_err)?;
+            return Ok(Rotation::SessionEnded);
+        }
         // The compare-and-set: only a still-current token changes a row.
         let rotated = refresh_tokens::Entity::update_many()
             .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
@@ -503,12 +529,6 @@ impl SessionRepository for SeaStore {
         };
         refresh_tokens::Entity::insert(token)
             .exec_without_returning(&txn)
-            .await
-            .map_err(repo_err)?;
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::LastUsedAt, Expr::value(now))
-            .filter(sessions::Column::Id.eq(session.as_uuid()))
-            .exec(&txn)
             .await
             .map_err(repo_err)?;
         insert_events(&txn, std::slice::from_ref(&event))
@@ -662,8 +682,17 @@ impl OutboxRepository for SeaStore {
         Ok(claimed)
     }
 
-    async fn mark_sent(&self, id: MessageId, now: Timestamp) -> Result<(), RepoError> {
+    async fn mark_sent(&self, message: &OutboxMessage, now: Timestamp) -> Result<(), RepoError> {
+        let id = message.id;
+        let metadata = serde_json::to_string(&EmailPayload {
+            to: message.email.to.as_str().to_owned(),
+            subject: message.email.subject.clone(),
+            text: String::new(),
+            html: String::new(),
+        })
+        .map_err(|e| RepoError::Other(format!("outbox payload: {e}")))?;
         outbox::Entity::update_many()
+            .col_expr(outbox::Column::Payload, Expr::value(metadata))
             .col_expr(
                 outbox::Column::Status,
                 Expr::value(OutboxStatus::Sent.as_str()),
@@ -682,6 +711,38 @@ impl OutboxRepository for SeaStore {
             .await
             .map_err(repo_err)?;
         Ok(())
+    }
+
+    async fn release(&self, ids: &[MessageId]) -> Result<(), RepoError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        outbox::Entity::update_many()
+            .col_expr(
+                outbox::Column::LockedUntil,
+                Expr::value(Option::<Timestamp>::None),
+            )
+            .filter(outbox::Column::Id.is_in(ids.iter().map(MessageId::as_uuid)))
+            .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(())
+    }
+
+    async fn purge_finished(&self, before: Timestamp) -> Result<u64, RepoError> {
+        let sent = sea_orm::Condition::all()
+            .add(outbox::Column::Status.eq(OutboxStatus::Sent.as_str()))
+            .add(outbox::Column::SentAt.lt(before));
+        let failed = sea_orm::Condition::all()
+            .add(outbox::Column::Status.eq(OutboxStatus::Failed.as_str()))
+            .add(outbox::Column::CreatedAt.lt(before));
+        let deleted = outbox::Entity::delete_many()
+            .filter(sea_orm::Condition::any().add(sent).add(failed))
+            .exec(&self.db)
+            .await
+            .map_err(repo_err)?;
+        Ok(deleted.rows_affected)
     }
 
     async fn schedule_retry(
