@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use auth_domain::ports::{HashError, RandomError, RepoError, SigningError};
+use auth_domain::RepoError;
+use auth_domain::password::HashError;
+use auth_domain::sessions::SigningError;
+use auth_domain::system::RandomError;
 
 /// A use case could not complete for reasons that are not the caller's fault.
 /// The messages are for logs; responses show none of them.

@@ -1,4 +1,5 @@
-//! What the use cases need to know of the configuration.
+//! What the use cases need to know of the configuration. Built by the
+//! composition root from the loaded settings; the defaults live there, once.
 
 use std::time::Duration;
 
@@ -26,23 +27,6 @@ pub struct AuthSettings {
     pub verify_email_link: String,
     /// Reset link template with `{public_url}` and `{token}`.
     pub reset_password_link: String,
-}
-
-impl Default for AuthSettings {
-    fn default() -> Self {
-        Self {
-            access_ttl: Duration::from_secs(15 * 60),
-            leeway: Duration::from_secs(5),
-            verify_email_ttl: Duration::from_secs(24 * 3600),
-            reset_ttl: Duration::from_secs(3600),
-            session_ttl: Duration::from_secs(24 * 3600),
-            remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
-            refresh_reuse_grace: Duration::ZERO,
-            public_url: "http://localhost:8001".to_owned(),
-            verify_email_link: "{public_url}/verify-email?token={token}".to_owned(),
-            reset_password_link: "{public_url}/reset-password?token={token}".to_owned(),
-        }
-    }
 }
 
 /// Kept on top of the longest an access token stays acceptable, so that

@@ -68,3 +68,7 @@ id_type!(
     /// Identifies a message in the outbox.
     MessageId
 );
+id_type!(
+    /// Identifies a role.
+    RoleId
+);

@@ -1,6 +1,8 @@
-//! Passwords, their stored hashes and the password policy.
+//! Passwords, their stored hashes, the password policy, and the hashing port.
 
 use std::fmt;
+use std::future::Future;
+use std::time::Duration;
 
 use crate::email::Email;
 
@@ -115,6 +117,15 @@ pub struct PasswordPolicy {
     pub min_strength: u8,
 }
 
+impl PasswordPolicy {
+    /// Whether a password is longer than any account can have: refused
+    /// without spending a hash on it.
+    #[must_use]
+    pub fn is_too_long(&self, password: &Password) -> bool {
+        password.expose().chars().count() > self.max_len
+    }
+}
+
 impl Default for PasswordPolicy {
     fn default() -> Self {
         Self {
@@ -162,6 +173,53 @@ impl PasswordPolicy {
         }
         violations
     }
+}
+
+/// Why a password could not be hashed or verified.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The hashing pool's queue is full: shed load, ask the client to retry.
+    #[error("password hashing pool is saturated")]
+    Busy {
+        /// A reasonable time to wait.
+        retry_after: Duration,
+    },
+    /// The stored hash is unreadable or the hasher failed.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// Result of checking a password against a hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordCheck {
+    /// Wrong password.
+    Mismatch,
+    /// Right password; `needs_rehash` when the hash has outdated parameters.
+    Match {
+        /// The hash should be replaced by one with current parameters.
+        needs_rehash: bool,
+    },
+}
+
+/// Slow, salted password hashing. Implementations keep the CPU-bound work off
+/// the request threads.
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// Hashes with the current parameters.
+    fn hash(
+        &self,
+        password: Password,
+    ) -> impl Future<Output = Result<PasswordHash, HashError>> + Send;
+
+    /// Checks a password against a stored hash.
+    fn verify(
+        &self,
+        password: Password,
+        hash: PasswordHash,
+    ) -> impl Future<Output = Result<PasswordCheck, HashError>> + Send;
+
+    /// A valid hash of no one's password, to verify against when an account
+    /// does not exist so that timing reveals nothing.
+    fn dummy_hash(&self) -> PasswordHash;
 }
 
 #[cfg(test)]

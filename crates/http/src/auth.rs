@@ -2,53 +2,22 @@
 //! ([`Authenticated`]) and "authentication optional" ([`MaybeAuthenticated`]),
 //! built on the [`BearerAuthenticator`] port, so another actix-web service can
 //! protect its own routes with the same code. Inside auth-service the
-//! authenticator also checks revocation; elsewhere [`OfflineVerifier`] checks
-//! tokens against this service's JWKS without a network round trip.
-//!
-//! ```no_run
-//! use std::sync::Arc;
-//!
-//! use actix_web::{App, HttpResponse, HttpServer, web};
-//! use auth_http::auth::{Authenticated, BearerAuthenticator, MaybeAuthenticated, OfflineVerifier};
-//! use auth_infrastructure::JwtTokens;
-//! use auth_infrastructure::settings::TokenSettings;
-//!
-//! async fn orders(user: Authenticated) -> HttpResponse {
-//!     HttpResponse::Ok().body(format!("orders of {}", user.claims.user_id))
-//! }
-//!
-//! async fn catalog(user: MaybeAuthenticated) -> HttpResponse {
-//!     HttpResponse::Ok().body(if user.0.is_some() { "prices for members" } else { "public prices" })
-//! }
-//!
-//! #[actix_web::main]
-//! async fn main() -> anyhow::Result<()> {
-//!     // Fetched once from GET https://auth.example.com/.well-known/jwks.json
-//!     let jwks = std::fs::read_to_string("jwks.json")?;
-//!     let verifier = JwtTokens::from_jwks(&TokenSettings::default(), &jwks)?;
-//!     let guard: Arc<dyn BearerAuthenticator> = Arc::new(OfflineVerifier(verifier));
-//!     HttpServer::new(move || {
-//!         App::new()
-//!             .app_data(web::Data::from(guard.clone()))
-//!             .route("/orders", web::get().to(orders))
-//!             .route("/catalog", web::get().to(catalog))
-//!     })
-//!     .bind(("127.0.0.1", 8080))?
-//!     .run()
-//!     .await?;
-//!     Ok(())
-//! }
-//! ```
+//! authenticator is the `sessions` context (which also checks revocation);
+//! elsewhere [`OfflineVerifier`] checks tokens against this service's JWKS
+//! without a network round trip — `crates/server/examples/offline_guard.rs`
+//! shows that wiring, compiled with the workspace.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use auth_application::{AuthService, Ports};
+use auth_application::sessions::Sessions;
 use auth_domain::AccessClaims;
-use auth_domain::ports::{AccessTokenVerifier, TokenRejection};
+use auth_domain::sessions::{AccessTokenVerifier, TokenRejection};
+use auth_domain::system::Clock;
 
+use crate::app::App;
 use crate::error::ApiError;
 
 /// Checks a bearer token: signature, claims, expiry, revocation.
@@ -60,20 +29,24 @@ pub trait BearerAuthenticator: Send + Sync + 'static {
     fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection>;
 }
 
-/// Offline verification with any [`AccessTokenVerifier`] (signature, claims,
-/// time; no revocation list, which only auth-service instances hold).
+/// Offline verification with any [`AccessTokenVerifier`] and clock
+/// (signature, claims, time; no revocation list, which only auth-service
+/// instances hold).
 #[derive(Debug)]
-pub struct OfflineVerifier<V>(pub V);
+pub struct OfflineVerifier<V, C>(pub V, pub C);
 
-impl<V: AccessTokenVerifier> BearerAuthenticator for OfflineVerifier<V> {
+impl<V: AccessTokenVerifier, C: Clock> BearerAuthenticator for OfflineVerifier<V, C> {
     fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
-        self.0.verify(token, chrono::Utc::now())
+        self.0.verify(token, self.1.now())
     }
 }
 
-impl<P: Ports> BearerAuthenticator for AuthService<P> {
+/// The application's own authenticator: its `sessions` context.
+pub(crate) struct AppAuthenticator<A>(pub(crate) web::Data<A>);
+
+impl<A: App> BearerAuthenticator for AppAuthenticator<A> {
     fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
-        Self::authenticate(self, token)
+        self.0.sessions().authenticate(token)
     }
 }
 

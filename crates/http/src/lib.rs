@@ -1,20 +1,30 @@
-//! The HTTP adapter of auth-service: actix-web handlers and extractors,
-//! problem+json errors, and the OpenAPI document. Depends on the use cases,
-//! never on the infrastructure.
+//! The HTTP adapter of auth-service: actix-web handlers, extractors,
+//! problem+json errors, and the OpenAPI document. Handlers are sliced by
+//! context like every layer — [`accounts`], [`sign_in`], [`sessions`],
+//! [`system`] — and are generic over one [`App`], whose associated services
+//! are the application's context traits. Depends on the use cases, never on
+//! the infrastructure.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
+mod app;
 pub mod auth;
 pub mod client;
 pub mod docs;
 pub mod dto;
 pub mod error;
-pub mod handlers;
 pub mod json;
 pub mod openapi;
+pub mod refresh_cookie;
 pub mod request_id;
 pub mod routes;
-pub mod state;
+pub mod sessions;
+pub mod sign_in;
+pub mod system;
 
+#[cfg(test)]
+mod tests;
+
+pub use app::App;
 pub use client::TrustedProxies;
 pub use routes::{RouteEntry, app, configure, table};
-pub use state::{AppState, MetricsRenderer};

@@ -3,18 +3,17 @@
 
 use std::sync::OnceLock;
 
+use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::dto::{
-    ChangePasswordBody, IntrospectionDto, RefreshBody, SessionDto, SessionsDto, ValidateBody,
-};
-use crate::dto::{
-    CheckStatus, HealthChecks, HealthDto, LoginBody, RegisterBody, TokenPairDto, UserDto,
-    UserEnvelope, VerifyEmailBody,
-};
+use crate::accounts::{ChangePasswordBody, RegisterBody, VerifyEmailBody};
+use crate::dto::{TokenPairDto, UserDto, UserEnvelope};
 use crate::error::{FieldError, ProblemDetails};
-use crate::handlers::{auth, sessions, system};
+use crate::sessions::{IntrospectionDto, RefreshBody, SessionDto, SessionsDto, ValidateBody};
+use crate::sign_in::LoginBody;
+use crate::system::{CheckStatus, HealthChecks, HealthDto};
+use crate::{accounts, docs, sessions, sign_in, system};
 
 /// The document.
 #[derive(OpenApi)]
@@ -25,25 +24,25 @@ use crate::handlers::{auth, sessions, system};
         license(name = "MIT OR Apache-2.0")
     ),
     paths(
-        auth::register,
-        auth::verify_email,
-        auth::verify_email_in_path,
-        auth::login,
-        auth::me,
+        accounts::register,
+        accounts::verify_email,
+        accounts::verify_email_in_path,
+        sign_in::login,
+        accounts::me,
         sessions::refresh,
         sessions::logout,
         sessions::list_sessions,
         sessions::revoke_sessions_collection,
         sessions::revoke_all_sessions,
         sessions::revoke_session,
-        sessions::change_password,
+        accounts::change_password,
         sessions::validate,
         sessions::verify_token,
         system::health,
         system::metrics,
         system::jwks,
-        system::openapi_json,
-        crate::docs::page,
+        openapi_json,
+        docs::page,
     ),
     components(schemas(
         RegisterBody, VerifyEmailBody, LoginBody, UserDto, UserEnvelope, TokenPairDto,
@@ -70,6 +69,17 @@ impl Modify for BearerAuth {
         scheme.bearer_format = Some("JWT".to_owned());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object))
+)]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
 }
 
 /// The document as served at `/openapi.json` and committed as

@@ -6,13 +6,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{App, FromRequest, Handler, Responder, Route, web};
-use auth_application::Ports;
+use actix_web::{FromRequest, Handler, Responder, Route, web};
 
-use crate::auth::BearerAuthenticator;
+use crate::app::App;
+use crate::auth::{AppAuthenticator, BearerAuthenticator};
 use crate::client::TrustedProxies;
-use crate::handlers::{auth, sessions, system};
-use crate::state::AppState;
+use crate::{accounts, docs, openapi, sessions, sign_in, system};
 
 /// One route: method, path (OpenAPI syntax) and its handler.
 pub struct RouteEntry {
@@ -45,75 +44,79 @@ where
 /// Every route of the service. `/sessions/all` comes before `/sessions/{id}`,
 /// which would otherwise match it.
 #[must_use]
-pub fn table<P: Ports>() -> Vec<RouteEntry> {
+pub fn table<A: App>() -> Vec<RouteEntry> {
     vec![
-        entry(Method::POST, "/api/v1/auth/register", auth::register::<P>),
+        entry(
+            Method::POST,
+            "/api/v1/auth/register",
+            accounts::register::<A>,
+        ),
         entry(
             Method::POST,
             "/api/v1/auth/verify-email",
-            auth::verify_email::<P>,
+            accounts::verify_email::<A>,
         ),
         entry(
             Method::POST,
             "/api/v1/auth/verify-email/{token}",
-            auth::verify_email_in_path::<P>,
+            accounts::verify_email_in_path::<A>,
         ),
-        entry(Method::POST, "/api/v1/auth/login", auth::login::<P>),
-        entry(Method::GET, "/api/v1/auth/me", auth::me::<P>),
-        entry(Method::POST, "/api/v1/auth/refresh", sessions::refresh::<P>),
-        entry(Method::POST, "/api/v1/auth/logout", sessions::logout::<P>),
+        entry(Method::POST, "/api/v1/auth/login", sign_in::login::<A>),
+        entry(Method::GET, "/api/v1/auth/me", accounts::me::<A>),
+        entry(Method::POST, "/api/v1/auth/refresh", sessions::refresh::<A>),
+        entry(Method::POST, "/api/v1/auth/logout", sessions::logout::<A>),
         entry(
             Method::GET,
             "/api/v1/auth/sessions",
-            sessions::list_sessions::<P>,
+            sessions::list_sessions::<A>,
         ),
         entry(
             Method::DELETE,
             "/api/v1/auth/sessions",
-            sessions::revoke_sessions_collection::<P>,
+            sessions::revoke_sessions_collection::<A>,
         ),
         entry(
             Method::DELETE,
             "/api/v1/auth/sessions/all",
-            sessions::revoke_all_sessions::<P>,
+            sessions::revoke_all_sessions::<A>,
         ),
         entry(
             Method::DELETE,
             "/api/v1/auth/sessions/{id}",
-            sessions::revoke_session::<P>,
+            sessions::revoke_session::<A>,
         ),
         entry(
             Method::POST,
             "/api/v1/auth/change-password",
-            sessions::change_password::<P>,
+            accounts::change_password::<A>,
         ),
         entry(
             Method::POST,
             "/api/v1/auth/validate",
-            sessions::validate::<P>,
+            sessions::validate::<A>,
         ),
         entry(
             Method::GET,
             "/api/v1/auth/verify-token",
             sessions::verify_token,
         ),
-        entry(Method::GET, "/health", system::health::<P>),
-        entry(Method::GET, "/metrics", system::metrics::<P>),
-        entry(Method::GET, "/.well-known/jwks.json", system::jwks::<P>),
-        entry(Method::GET, "/openapi.json", system::openapi_json),
-        entry(Method::GET, "/docs", crate::docs::page),
+        entry(Method::GET, "/health", system::health::<A>),
+        entry(Method::GET, "/metrics", system::metrics::<A>),
+        entry(Method::GET, "/.well-known/jwks.json", system::jwks::<A>),
+        entry(Method::GET, "/openapi.json", openapi::openapi_json),
+        entry(Method::GET, "/docs", docs::page),
     ]
 }
 
 /// Registers every route of [`table`]: one resource per path, whose other
 /// methods answer 405 problem+json with an `Allow` header.
-pub fn configure<P: Ports>(cfg: &mut web::ServiceConfig) {
+pub fn configure<A: App>(cfg: &mut web::ServiceConfig) {
     let mut by_path: Vec<(&'static str, Vec<Method>, Vec<Route>)> = Vec::new();
     for RouteEntry {
         method,
         path,
         route,
-    } in table::<P>()
+    } in table::<A>()
     {
         match by_path.iter_mut().find(|(p, _, _)| *p == path) {
             Some((_, methods, routes)) => {
@@ -141,10 +144,10 @@ pub fn configure<P: Ports>(cfg: &mut web::ServiceConfig) {
 }
 
 /// The whole application: state, middleware, routes and the 404 fallback.
-pub fn app<P: Ports>(
-    state: web::Data<AppState<P>>,
+pub fn app<A: App>(
+    state: web::Data<A>,
     proxies: web::Data<TrustedProxies>,
-) -> App<
+) -> actix_web::App<
     impl ServiceFactory<
         ServiceRequest,
         Config = (),
@@ -153,15 +156,16 @@ pub fn app<P: Ports>(
         InitError = (),
     >,
 > {
-    let authenticator: std::sync::Arc<dyn BearerAuthenticator> = state.service.clone();
-    App::new()
+    let authenticator: std::sync::Arc<dyn BearerAuthenticator> =
+        std::sync::Arc::new(AppAuthenticator(state.clone()));
+    actix_web::App::new()
         .app_data(state)
         .app_data(proxies)
         .app_data(web::Data::from(authenticator))
         .app_data(crate::json::config())
         .app_data(web::PathConfig::default())
-        .configure(configure::<P>)
-        .configure(crate::docs::configure_assets)
+        .configure(configure::<A>)
+        .configure(docs::configure_assets)
         .default_service(web::to(system::not_found))
         .wrap(from_fn(crate::request_id::middleware))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use auth_domain::ports::{HashError, PasswordCheck, PasswordHasher};
+use auth_domain::password::{HashError, PasswordCheck, PasswordHasher};
 use auth_domain::{Password, PasswordHash};
 use pbkdf2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use pbkdf2::{Algorithm, Params, Pbkdf2, phc};

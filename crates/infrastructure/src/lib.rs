@@ -1,4 +1,8 @@
 //! Adapters of auth-service: everything that talks to the outside world.
+//! Each implements ports declared in `auth-domain`: [`db`] one file per
+//! aggregate on sea-orm, [`hot`] one module per hot-state backend,
+//! [`hasher`] PBKDF2, [`jwt`] josekit, [`mail`] mail-send or files,
+//! [`outbox_worker`] the relay's loop, [`settings`] the configuration.
 #![forbid(unsafe_code)]
 
 pub mod db;
@@ -6,13 +10,15 @@ pub mod hasher;
 pub mod hot;
 pub mod jwt;
 pub mod mail;
+pub mod outbox_worker;
 pub mod settings;
 pub mod system;
 
-pub use db::SeaStore;
+pub use db::Database;
 pub use hasher::Pbkdf2Hasher;
 pub use hot::HotState;
 pub use jwt::JwtTokens;
-pub use mail::{MailAdapter, run_outbox_worker};
+pub use mail::MailAdapter;
+pub use outbox_worker::run_outbox_worker;
 pub use settings::Settings;
-pub use system::{OsRandom, SystemClock};
+pub use system::{OsRandom, SharedClock, SystemClock};

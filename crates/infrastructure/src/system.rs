@@ -1,13 +1,27 @@
 //! The system clock and the operating system's randomness.
 
-use auth_domain::ports::{Clock, RandomError, SecureRandom};
+use std::sync::Arc;
+
+use auth_domain::system::{Clock, RandomError, SecureRandom};
 use auth_domain::{OpaqueToken, Timestamp};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// The clock adapters share: the system clock in a deployment, a fixed one
+/// in tests.
+pub type SharedClock = Arc<dyn Clock>;
+
 /// Wall-clock time.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
+
+impl SystemClock {
+    /// The system clock as a [`SharedClock`].
+    #[must_use]
+    pub fn shared() -> SharedClock {
+        Arc::new(Self)
+    }
+}
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
@@ -21,9 +35,9 @@ pub struct OsRandom;
 
 impl SecureRandom for OsRandom {
     fn token(&self) -> Result<OpaqueToken, RandomError> {
-        let mut bytes = [0u8; OpaqueToken::BYTES];
-        getrandom::fill(&mut bytes).map_err(|e| RandomError(e.to_string()))?;
-        Ok(OpaqueToken::new(URL_SAFE_NO_PAD.encode(bytes)))
+        Ok(OpaqueToken::new(
+            URL_SAFE_NO_PAD.encode(random_bytes::<{ OpaqueToken::BYTES }>()?),
+        ))
     }
 }
 

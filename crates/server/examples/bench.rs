@@ -8,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use auth_domain::ports::{AccessTokenIssuer, AccessTokenVerifier, PasswordHasher};
+use auth_domain::password::PasswordHasher;
+use auth_domain::sessions::{AccessTokenIssuer, AccessTokenVerifier};
 use auth_domain::{AccessClaims, Email, Password, Role, SessionId, UserId};
 use auth_infrastructure::settings::{Algorithm, TokenSettings};
 use auth_infrastructure::{JwtTokens, Pbkdf2Hasher};

@@ -7,32 +7,21 @@ use std::path::Path;
 use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
-use auth_application::{AuthService, AuthSettings, OutboxRelay, Ports, RetryPolicy};
-use auth_http::{AppState, TrustedProxies};
+use auth_application::AuthSettings;
+use auth_application::activity::{OutboxRelay, RetryPolicy};
+use auth_http::TrustedProxies;
+use auth_infrastructure::db::{self, Database};
 use auth_infrastructure::{
-    HotState, JwtTokens, MailAdapter, OsRandom, Pbkdf2Hasher, SeaStore, Settings, SystemClock, db,
-    run_outbox_worker,
+    HotState, JwtTokens, MailAdapter, Pbkdf2Hasher, Settings, SystemClock, run_outbox_worker,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 pub use auth_infrastructure::settings;
+pub use services::{ServerPorts, Services};
 
+mod services;
 pub mod telemetry;
-
-/// The adapters of a real deployment. The database and hot-state variants
-/// (SQLite or PostgreSQL; in-process or Redis) are chosen at run time.
-#[derive(Debug)]
-pub struct ServerPorts;
-
-impl Ports for ServerPorts {
-    type Store = SeaStore;
-    type Hasher = Pbkdf2Hasher;
-    type Tokens = JwtTokens;
-    type Hot = HotState;
-    type Clock = SystemClock;
-    type Random = OsRandom;
-}
 
 /// Where generated keys are kept outside production.
 const DATA_DIR: &str = "var";
@@ -61,12 +50,15 @@ impl Application {
     /// When a dependency cannot be reached or a setting cannot be used; the
     /// message names the key where one is at fault.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = db::connect(&settings.database).await?;
+        let clock = SystemClock::shared();
         let outbox_queued = Arc::new(Notify::new());
-        let store = SeaStore::new(db, Arc::clone(&outbox_queued));
+        let db = Database::new(
+            db::connect(&settings.database).await?,
+            Arc::clone(&outbox_queued),
+        );
         let hot = match &settings.redis.url {
-            Some(url) => HotState::redis(url, &settings.redis.key_prefix).await?,
-            None => HotState::in_process(),
+            Some(url) => HotState::redis(url, &settings.redis.key_prefix, clock.clone()).await?,
+            None => HotState::in_process(clock.clone()),
         };
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let concurrency = if settings.password.hash_concurrency == 0 {
@@ -82,27 +74,20 @@ impl Application {
         let auth_settings = auth_settings(&settings);
         // Sessions revoked while this instance was away still have live
         // access tokens: load them before serving, and keep re-reading.
-        auth_infrastructure::hot::keep_in_sync(
+        auth_infrastructure::hot::sync::keep_in_sync(
             &hot,
-            store.clone(),
+            db.sessions(),
+            clock.clone(),
             auth_settings.revocation_retention(),
             settings.redis.resync_interval,
         )
         .await?;
-        let tokens = JwtTokens::from_settings(&settings.tokens, Path::new(DATA_DIR))?;
-        let jwks = tokens.jwks().to_string();
+        let tokens = Arc::new(JwtTokens::from_settings(
+            &settings.tokens,
+            Path::new(DATA_DIR),
+        )?);
 
-        let service = Arc::new(AuthService::<ServerPorts>::new(
-            store.clone(),
-            hasher,
-            tokens,
-            hot,
-            SystemClock,
-            OsRandom,
-            auth_settings,
-        ));
-
-        let mailer = MailAdapter::from_settings(&settings.mail, &settings.smtp)?;
+        let mailer = MailAdapter::from_settings(&settings.mail, &settings.smtp, clock.clone())?;
         let retry = RetryPolicy {
             max_attempts: settings.mail.max_attempts,
             base_delay: settings.mail.retry_base,
@@ -110,14 +95,27 @@ impl Application {
             retention: settings.mail.retention,
             ..RetryPolicy::default()
         };
-        let relay = OutboxRelay::new(store, mailer, SystemClock, retry);
+        let relay = OutboxRelay::new(db.outbox(), mailer, clock.clone(), retry);
         let (stop_outbox, outbox_stopping) = tokio::sync::watch::channel(false);
         let outbox_worker = tokio::spawn(run_outbox_worker(
             relay,
+            clock.clone(),
             outbox_queued,
             settings.mail.poll_interval,
             outbox_stopping,
         ));
+
+        let services = Services::new(
+            services::Adapters {
+                db,
+                hot,
+                hasher,
+                tokens,
+                clock,
+                metrics: telemetry::prometheus()?,
+            },
+            &auth_settings,
+        );
 
         let listener =
             TcpListener::bind((settings.http.host, settings.http.port)).map_err(|e| {
@@ -128,12 +126,7 @@ impl Application {
                 )
             })?;
         let port = listener.local_addr()?.port();
-        let metrics = Arc::new(telemetry::prometheus()?);
-        let state = web::Data::new(AppState {
-            service,
-            jwks,
-            metrics,
-        });
+        let state = web::Data::new(services);
         let proxies = web::Data::new(TrustedProxies(settings.http.trusted_proxies.clone()));
         let shutdown_timeout = settings.http.shutdown_timeout;
         let mut server = HttpServer::new(move || auth_http::app(state.clone(), proxies.clone()))

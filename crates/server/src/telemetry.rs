@@ -5,7 +5,6 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use auth_http::MetricsRenderer;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets, in seconds: from a cached token check (~µs) to a hash
@@ -18,8 +17,10 @@ const BUCKETS: [f64; 14] = [
 #[derive(Clone, Debug)]
 pub struct Prometheus(PrometheusHandle);
 
-impl MetricsRenderer for Prometheus {
-    fn render(&self) -> String {
+impl Prometheus {
+    /// The current metrics, Prometheus text exposition format.
+    #[must_use]
+    pub fn render(&self) -> String {
         self.0.render()
     }
 }

@@ -8,6 +8,7 @@ mod flow;
 mod hardening;
 mod logs;
 mod mail;
+mod migrations;
 mod multi_instance;
 mod outage;
 mod sessions;

@@ -65,7 +65,7 @@ fn every_registered_route_is_documented_and_every_documented_route_is_registered
                 .map(move |m| (m.to_uppercase(), path.clone()))
         })
         .collect();
-    let registered: BTreeSet<(String, String)> = auth_http::table::<auth_server::ServerPorts>()
+    let registered: BTreeSet<(String, String)> = auth_http::table::<auth_server::Services>()
         .iter()
         .map(|r| (r.method.to_string(), r.path.to_owned()))
         .collect();
@@ -86,7 +86,7 @@ fn every_registered_route_is_documented_and_every_documented_route_is_registered
 async fn every_route_in_the_table_is_served() {
     let env = TestEnv::new().await;
     let app = env.spawn().await;
-    for route in auth_http::table::<auth_server::ServerPorts>() {
+    for route in auth_http::table::<auth_server::Services>() {
         let url = app.url(&route.path.replace("{token}", "x").replace("{id}", "x"));
         let request = app
             .client

@@ -1,4 +1,4 @@
-//! sea-orm entities, one module per table of the initial migration.
+//! sea-orm entities, one module per table.
 
 macro_rules! no_relations {
     () => {
@@ -22,7 +22,6 @@ pub mod users {
         pub email_verified: bool,
         pub password_hash: String,
         pub status: String,
-        pub roles: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -130,4 +129,67 @@ pub mod audit_events {
     }
 
     no_relations!();
+}
+
+pub mod roles {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub description: String,
+        pub system: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(has_many = "super::user_roles::Entity")]
+        UserRoles,
+    }
+
+    impl Related<super::user_roles::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::UserRoles.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod user_roles {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "user_roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role_id: Uuid,
+        pub granted_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::roles::Entity",
+            from = "Column::RoleId",
+            to = "super::roles::Column::Id"
+        )]
+        Role,
+    }
+
+    impl Related<super::roles::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Role.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
 }

@@ -1,17 +1,121 @@
-//! Durable state on SQLite or PostgreSQL through sea-orm.
+//! Durable state on SQLite or PostgreSQL through sea-orm: one adapter file
+//! per aggregate, one migration set, driver errors converted once at this
+//! boundary ([`DbError`] → [`auth_domain::RepoError`]).
+//!
+//! Every multi-row change is one transaction whose first statement writes,
+//! so SQLite takes its write lock up front (a transaction that reads before
+//! it writes can fail to upgrade its lock under contention).
 
+mod audit;
+mod effects;
 mod entities;
-mod store;
-
-pub use store::SeaStore;
+mod error;
+mod one_time_tokens;
+mod outbox;
+mod roles;
+mod sessions;
+mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
+use auth_domain::RepoError;
+use auth_domain::system::HealthProbe;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, DatabaseConnection};
+use tokio::sync::Notify;
+
+pub use audit::SeaAudit;
+pub use error::DbError;
+pub use one_time_tokens::SeaOneTimeTokens;
+pub use outbox::SeaOutbox;
+pub use roles::SeaRoles;
+pub use sessions::SeaSessions;
+pub use users::SeaUsers;
 
 use crate::settings::DatabaseSettings;
+
+/// The connection pool, and the signal that wakes the outbox relay after a
+/// commit that queued a message. Cheap to clone; every repository holds one.
+#[derive(Clone, Debug)]
+pub struct Database {
+    conn: DatabaseConnection,
+    outbox_queued: Arc<Notify>,
+}
+
+impl Database {
+    /// Wraps a migrated pool. `outbox_queued` is notified after every commit
+    /// that queued a message.
+    #[must_use]
+    pub fn new(conn: DatabaseConnection, outbox_queued: Arc<Notify>) -> Self {
+        Self {
+            conn,
+            outbox_queued,
+        }
+    }
+
+    /// The pool.
+    #[must_use]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// User accounts.
+    #[must_use]
+    pub fn users(&self) -> SeaUsers {
+        SeaUsers(self.clone())
+    }
+
+    /// Mailed single-use tokens.
+    #[must_use]
+    pub fn one_time_tokens(&self) -> SeaOneTimeTokens {
+        SeaOneTimeTokens(self.clone())
+    }
+
+    /// Sessions and refresh tokens.
+    #[must_use]
+    pub fn sessions(&self) -> SeaSessions {
+        SeaSessions(self.clone())
+    }
+
+    /// Role assignments.
+    #[must_use]
+    pub fn roles(&self) -> SeaRoles {
+        SeaRoles(self.clone())
+    }
+
+    /// The audit trail.
+    #[must_use]
+    pub fn audit(&self) -> SeaAudit {
+        SeaAudit(self.clone())
+    }
+
+    /// The outbox.
+    #[must_use]
+    pub fn outbox(&self) -> SeaOutbox {
+        SeaOutbox(self.clone())
+    }
+
+    /// Wakes the relay once a commit that queued messages is done.
+    fn committed(&self, queued_messages: bool) {
+        if queued_messages {
+            self.outbox_queued.notify_one();
+        }
+    }
+}
+
+impl HealthProbe for Database {
+    async fn ping(&self) -> Result<(), RepoError> {
+        guarded(async { Ok(self.conn.ping().await?) }).await
+    }
+}
+
+/// Runs a database operation and converts its driver error at the boundary:
+/// inside, `?` turns a `DbErr` into a [`DbError`]; out comes a `RepoError`.
+async fn guarded<T>(op: impl Future<Output = Result<T, DbError>>) -> Result<T, RepoError> {
+    Ok(op.await?)
+}
 
 /// Opens the pool (creating the SQLite file and its folder when needed) and
 /// runs pending migrations unless `database.migrate_on_start = false`.
@@ -30,9 +134,9 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         .acquire_timeout(settings.acquire_timeout)
         // Statement logs would carry bound values: hashes and emails.
         .sqlx_logging(false);
-    let db = Database::connect(options).await.map_err(|err| {
-        anyhow::anyhow!("cannot connect to the database: {}", store::describe(&err))
-    })?;
+    let db = sea_orm::Database::connect(options)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot connect to the database: {err}"))?;
     if settings.is_sqlite() {
         // WAL lets readers proceed while one writer commits; the setting
         // persists in the file.
@@ -62,4 +166,9 @@ fn ensure_sqlite_folder(url: &str) -> anyhow::Result<()> {
             .map_err(|err| anyhow::anyhow!("cannot create {}: {err}", dir.display()))?;
     }
     Ok(())
+}
+
+/// Client-controlled text is cut to what its column holds.
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
 }

@@ -1,0 +1,228 @@
+//! Registration: create an unverified account, grant it the default role and
+//! queue its verification email, atomically.
+
+use auth_domain::accounts::{CreateUserError, NewAccount, UserRepository};
+use auth_domain::system::{Clock, SecureRandom};
+use auth_domain::{
+    AuditEvent, AuditEventType, Effects, Email, OneTimeToken, OutboxMessage, Password,
+    PolicyViolation, RequestContext, Role, TokenId, TokenPurpose, User, after,
+};
+
+use super::mail::verification_email;
+use super::{AccountPorts, AccountService, AccountView};
+use crate::Failure;
+
+/// A validated registration request.
+#[derive(Debug)]
+pub struct RegisterRequest {
+    /// The address to register.
+    pub email: Email,
+    /// The chosen password.
+    pub password: Password,
+}
+
+/// Why a registration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The password breaks these policy rules.
+    #[error("weak password")]
+    WeakPassword(Vec<PolicyViolation>),
+    /// An account with this email exists.
+    #[error("email taken")]
+    EmailTaken,
+    /// A dependency failed; nothing was stored.
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+impl<P: AccountPorts> AccountService<P> {
+    /// Registers a new account with the default role and queues its
+    /// verification email in the same transaction, so the mail can be
+    /// delayed but never lost.
+    pub(super) async fn register_account(
+        &self,
+        request: RegisterRequest,
+        ctx: &RequestContext,
+    ) -> Result<AccountView, RegisterError> {
+        let violations = self
+            .credentials
+            .violations(&request.password, &request.email);
+        if !violations.is_empty() {
+            return Err(RegisterError::WeakPassword(violations));
+        }
+        // Fail fast before spending a hash; the unique index still decides races.
+        if self
+            .users
+            .find_by_email(&request.email)
+            .await
+            .map_err(Failure::from)?
+            .is_some()
+        {
+            return Err(RegisterError::EmailTaken);
+        }
+        let password_hash = self.credentials.hash(request.password).await?;
+        let now = self.clock.now();
+        let user = User::register(request.email, password_hash, now);
+
+        let token = self.random.token().map_err(Failure::from)?;
+        let verification = OneTimeToken {
+            id: TokenId::generate(),
+            user_id: user.id,
+            purpose: TokenPurpose::VerifyEmail,
+            token_hash: token.hash(),
+            created_at: now,
+            expires_at: after(now, self.settings.verify_email_ttl),
+            consumed_at: None,
+        };
+        let link = self
+            .settings
+            .link(&self.settings.verify_email_link, token.expose());
+        let valid_hours = self.settings.verify_email_ttl.as_secs().div_ceil(3600);
+        let mail = OutboxMessage::email(
+            verification_email(&user.email, &link, token.expose(), valid_hours),
+            now,
+        );
+        let effects = Effects::event(AuditEvent::new(
+            AuditEventType::UserRegistered,
+            Some(user.id),
+            ctx,
+            now,
+        ))
+        .and_event(AuditEvent::new(
+            AuditEventType::EmailVerificationSent,
+            Some(user.id),
+            ctx,
+            now,
+        ))
+        .and_message(mail);
+        // Every account starts with the `user` role: a rule of this use case,
+        // not of the storage mapping.
+        let roles = vec![Role::user()];
+        let account = NewAccount {
+            user: user.clone(),
+            roles: roles.clone(),
+            verification,
+            effects,
+        };
+        match self.users.create(account).await {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, event = "user.registered", "user registered");
+                Ok(AccountView { user, roles })
+            }
+            Err(CreateUserError::EmailTaken) => Err(RegisterError::EmailTaken),
+            Err(CreateUserError::Repo(err)) => Err(Failure::from(err).into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_domain::OutboxPayload;
+
+    use super::*;
+    use crate::accounts::Accounts;
+    use crate::testing::{STRONG_PASSWORD, harness};
+
+    fn request(email: &str, password: &str) -> RegisterRequest {
+        RegisterRequest {
+            email: Email::parse(email).expect("valid"),
+            password: Password::new(password.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn stores_unverified_user_with_its_role_and_queued_verification_mail() {
+        let h = harness();
+        let view = h
+            .accounts
+            .register(
+                request("Bob@Example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await
+            .expect("registered");
+        assert!(!view.user.email_verified);
+        assert_eq!(view.user.email.as_str(), "bob@example.com");
+        assert_eq!(view.roles, [Role::user()]);
+        let state = h.world.lock();
+        assert_eq!(state.users.len(), 1);
+        assert_eq!(state.user_roles, [(view.user.id, Role::user())]);
+        assert_eq!(state.outbox.len(), 1);
+        let OutboxPayload::Email(mail) = &state.outbox[0].message.payload;
+        assert!(
+            mail.text_body
+                .contains("http://localhost:8001/verify-email?token=")
+        );
+        assert_eq!(state.one_time_tokens.len(), 1);
+        // Only the hash of the mailed token is stored.
+        assert!(
+            !mail
+                .text_body
+                .contains(state.one_time_tokens[0].token_hash.as_str())
+        );
+        let kinds: Vec<_> = state.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                AuditEventType::UserRegistered,
+                AuditEventType::EmailVerificationSent
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn weak_password_changes_nothing() {
+        let h = harness();
+        let err = h
+            .accounts
+            .register(
+                request("bob@example.com", "password"),
+                &RequestContext::default(),
+            )
+            .await
+            .expect_err("weak");
+        assert!(
+            matches!(err, RegisterError::WeakPassword(v) if v.contains(&PolicyViolation::MissingUppercase))
+        );
+        assert!(h.world.lock().users.is_empty());
+    }
+
+    #[tokio::test]
+    async fn duplicate_email_is_taken_case_insensitively() {
+        let h = harness();
+        h.accounts
+            .register(
+                request("bob@example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await
+            .expect("first");
+        let err = h
+            .accounts
+            .register(
+                request("BOB@example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await
+            .expect_err("dup");
+        assert!(matches!(err, RegisterError::EmailTaken));
+    }
+
+    #[tokio::test]
+    async fn storage_outage_is_a_failure_not_a_panic() {
+        let h = harness();
+        h.world.set_down(true);
+        let err = h
+            .accounts
+            .register(
+                request("bob@example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await
+            .expect_err("down");
+        assert!(matches!(
+            err,
+            RegisterError::Failed(Failure::Unavailable(_))
+        ));
+    }
+}

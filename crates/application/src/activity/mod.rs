@@ -1,0 +1,6 @@
+//! The `activity` context: the outbox relay that delivers what changes
+//! queued. (The audit trail's reader and domain events land here too.)
+
+mod relay;
+
+pub use relay::{DeliveryReport, OutboxRelay, RetryPolicy};

@@ -1,0 +1,216 @@
+//! Opening a session and issuing its token pair: shared by password login
+//! (`sign_in`), refresh (`sessions`) and, later, the second step of an MFA
+//! login.
+
+use std::time::Duration;
+
+use auth_domain::access::RoleRepository;
+use auth_domain::sessions::{AccessTokenIssuer, SessionRepository};
+use auth_domain::system::{Clock, SecureRandom};
+use auth_domain::{
+    AccessClaims, AuditEvent, AuditEventType, Effects, NewSession, OpaqueToken, RequestContext,
+    Role, Session, SessionId, User, after,
+};
+
+use crate::{AuthSettings, Failure};
+
+/// An access token and a refresh token for one session.
+#[derive(Debug)]
+pub struct TokenPair {
+    /// Signed JWT.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The session's current refresh token.
+    pub refresh_token: OpaqueToken,
+    /// Seconds until the session expires.
+    pub refresh_expires_in: u64,
+    /// The session.
+    pub session: Session,
+    /// The session's user.
+    pub user: User,
+    /// The user's global roles.
+    pub roles: Vec<Role>,
+}
+
+/// Opens sessions and signs their tokens.
+#[derive(Clone, Debug)]
+pub struct SessionIssuer<S, R, T, N, C> {
+    sessions: S,
+    roles: R,
+    tokens: T,
+    random: N,
+    clock: C,
+    access_ttl: Duration,
+    session_ttl: Duration,
+    remember_me_ttl: Duration,
+}
+
+impl<S, R, T, N, C> SessionIssuer<S, R, T, N, C>
+where
+    S: SessionRepository,
+    R: RoleRepository,
+    T: AccessTokenIssuer,
+    N: SecureRandom,
+    C: Clock,
+{
+    /// An issuer over these ports, with the lifetimes of `settings`.
+    pub fn new(
+        sessions: S,
+        roles: R,
+        tokens: T,
+        random: N,
+        clock: C,
+        settings: &AuthSettings,
+    ) -> Self {
+        Self {
+            sessions,
+            roles,
+            tokens,
+            random,
+            clock,
+            access_ttl: settings.access_ttl,
+            session_ttl: settings.session_ttl,
+            remember_me_ttl: settings.remember_me_ttl,
+        }
+    }
+
+    /// Opens a session for `user` (who proved who they are) and records
+    /// `login.succeeded` with it.
+    ///
+    /// # Errors
+    /// [`Failure`] when storage, randomness or signing fails; nothing is
+    /// stored then.
+    pub async fn open(
+        &self,
+        user: User,
+        remember_me: bool,
+        ctx: &RequestContext,
+    ) -> Result<TokenPair, Failure> {
+        let now = self.clock.now();
+        let ttl = if remember_me {
+            self.remember_me_ttl
+        } else {
+            self.session_ttl
+        };
+        let session = Session {
+            id: SessionId::generate(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: after(now, ttl),
+            remember_me,
+            ip: ctx.ip,
+            user_agent: ctx.user_agent.clone(),
+            revoked_at: None,
+        };
+        let refresh_token = self.new_refresh_token()?;
+        let roles = self.roles.roles_of(user.id).await?;
+        let access_token = self.access_token(&user, &roles, session.id)?;
+        let event = AuditEvent::new(AuditEventType::LoginSucceeded, Some(user.id), ctx, now)
+            .with("session_id", session.id.to_string());
+        let new = NewSession {
+            session: session.clone(),
+            refresh_token_hash: refresh_token.hash(),
+        };
+        self.sessions.create(new, Effects::event(event)).await?;
+        Ok(self.pair(
+            access_token,
+            refresh_token,
+            ttl.as_secs(),
+            session,
+            user,
+            roles,
+        ))
+    }
+
+    /// A fresh pair for an existing session whose refresh token was just
+    /// rotated to `refresh_token`.
+    ///
+    /// # Errors
+    /// [`Failure`] when roles cannot be read or the token cannot be signed.
+    pub async fn reissue(
+        &self,
+        user: User,
+        session: Session,
+        refresh_token: OpaqueToken,
+    ) -> Result<TokenPair, Failure> {
+        let roles = self.roles.roles_of(user.id).await?;
+        let access_token = self.access_token(&user, &roles, session.id)?;
+        let remaining = self.remaining(&session);
+        Ok(self.pair(access_token, refresh_token, remaining, session, user, roles))
+    }
+
+    /// The pair a grace-window replay answers with: the successor already
+    /// issued.
+    ///
+    /// # Errors
+    /// [`Failure`] when roles cannot be read.
+    pub async fn replay(
+        &self,
+        user: User,
+        session: Session,
+        access_token: String,
+        refresh_token: OpaqueToken,
+    ) -> Result<TokenPair, Failure> {
+        let roles = self.roles.roles_of(user.id).await?;
+        let remaining = self.remaining(&session);
+        Ok(self.pair(access_token, refresh_token, remaining, session, user, roles))
+    }
+
+    /// A new refresh token.
+    ///
+    /// # Errors
+    /// [`Failure::Internal`] when the OS randomness fails.
+    pub fn new_refresh_token(&self) -> Result<OpaqueToken, Failure> {
+        Ok(self.random.token()?)
+    }
+
+    fn access_token(
+        &self,
+        user: &User,
+        roles: &[Role],
+        session: SessionId,
+    ) -> Result<String, Failure> {
+        let now = self.clock.now();
+        let claims = AccessClaims {
+            user_id: user.id,
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            roles: roles.to_vec(),
+            session_id: session,
+            token_id: uuid::Uuid::now_v7().to_string(),
+            issued_at: now,
+            expires_at: after(now, self.access_ttl),
+        };
+        Ok(self.tokens.issue(&claims)?)
+    }
+
+    /// Seconds until the session ends.
+    fn remaining(&self, session: &Session) -> u64 {
+        (session.expires_at - self.clock.now())
+            .num_seconds()
+            .max(0)
+            .unsigned_abs()
+    }
+
+    fn pair(
+        &self,
+        access_token: String,
+        refresh_token: OpaqueToken,
+        refresh_expires_in: u64,
+        session: Session,
+        user: User,
+        roles: Vec<Role>,
+    ) -> TokenPair {
+        TokenPair {
+            access_token,
+            expires_in: self.access_ttl.as_secs(),
+            refresh_token,
+            refresh_expires_in,
+            session,
+            user,
+            roles,
+        }
+    }
+}

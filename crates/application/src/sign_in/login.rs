@@ -1,0 +1,293 @@
+//! Login with a password: check it, apply the sign-in rule, open a session.
+
+use auth_domain::accounts::{SignInRefusal, UserRepository};
+use auth_domain::activity::AuditLog;
+use auth_domain::password::PasswordCheck;
+use auth_domain::system::Clock;
+use auth_domain::{AuditEvent, AuditEventType, Email, Password, RequestContext, User};
+
+use super::{SignInPorts, SignInService};
+use crate::{Failure, TokenPair};
+
+/// A validated login request.
+#[derive(Debug)]
+pub struct LoginRequest {
+    /// The account's email.
+    pub email: Email,
+    /// The password to check.
+    pub password: Password,
+    /// Keep the session for `sessions.remember_me_ttl` instead of `sessions.ttl`.
+    pub remember_me: bool,
+}
+
+/// Why a login was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown email or wrong password: deliberately indistinguishable.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Right password, but the address is not verified yet.
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// Right password, but the account may not log in.
+    #[error("account suspended")]
+    Suspended,
+    /// A dependency failed; no session was created.
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+impl<P: SignInPorts> SignInService<P> {
+    /// Checks the credentials and opens a session.
+    ///
+    /// An unknown email costs the same password verification as a known one,
+    /// and both answer `InvalidCredentials`, so neither the answer nor its
+    /// timing reveals which emails have accounts. Account state is only
+    /// disclosed to someone who knows the password.
+    pub(super) async fn password_login(
+        &self,
+        request: LoginRequest,
+        ctx: &RequestContext,
+    ) -> Result<TokenPair, LoginError> {
+        // Decided before the lookup: no account can have such a password,
+        // and refusing it for a known email while hashing for an unknown one
+        // would tell them apart by timing.
+        if self.credentials.is_too_long(&request.password) {
+            self.login_failed(None, "password_too_long", ctx).await;
+            return Err(LoginError::InvalidCredentials);
+        }
+        let user = self
+            .users
+            .find_by_email(&request.email)
+            .await
+            .map_err(Failure::from)?;
+        let Some(user) = user else {
+            self.credentials.verify_nobody(request.password).await?;
+            self.login_failed(None, "unknown_email", ctx).await;
+            return Err(LoginError::InvalidCredentials);
+        };
+        let check = self
+            .credentials
+            .verify(request.password.clone(), user.password_hash.clone())
+            .await?;
+        let PasswordCheck::Match { needs_rehash } = check else {
+            self.login_failed(Some(&user), "wrong_password", ctx).await;
+            return Err(LoginError::InvalidCredentials);
+        };
+        if let Err(refusal) = user.may_sign_in() {
+            let (reason, error) = match refusal {
+                SignInRefusal::Suspended => ("account_suspended", LoginError::Suspended),
+                SignInRefusal::EmailNotVerified => {
+                    ("email_not_verified", LoginError::EmailNotVerified)
+                }
+            };
+            self.login_failed(Some(&user), reason, ctx).await;
+            return Err(error);
+        }
+        if needs_rehash {
+            self.upgrade_hash(&user, request.password).await;
+        }
+        let pair = self.issuer.open(user, request.remember_me, ctx).await?;
+        tracing::info!(user_id = %pair.user.id, session_id = %pair.session.id, event = "login.succeeded", "login succeeded");
+        Ok(pair)
+    }
+
+    /// Replaces an outdated hash. Best effort: the login succeeds regardless.
+    async fn upgrade_hash(&self, user: &User, password: Password) {
+        let result = match self.credentials.hash(password).await {
+            Ok(hash) => self
+                .users
+                .set_password_hash(user.id, &hash, self.clock.now())
+                .await
+                .map_err(Failure::from),
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(user_id = %user.id, "password hash upgraded to current parameters");
+            }
+            Err(err) => {
+                tracing::warn!(user_id = %user.id, error = %err, "password hash upgrade skipped");
+            }
+        }
+    }
+
+    /// Records a failed login. Best effort: an audit outage does not turn a
+    /// 401 into a 503.
+    async fn login_failed(&self, user: Option<&User>, reason: &str, ctx: &RequestContext) {
+        let event = AuditEvent::new(
+            AuditEventType::LoginFailed,
+            user.map(|u| u.id),
+            ctx,
+            self.clock.now(),
+        )
+        .with("reason", reason);
+        tracing::info!(user_id = ?user.map(|u| u.id.to_string()), reason, event = "login.failed", "login failed");
+        if let Err(err) = self.audit.record(event).await {
+            tracing::warn!(error = %err, "could not record login.failed audit event");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::Accounts;
+    use crate::sign_in::SignIn;
+    use crate::testing::{STRONG_PASSWORD, harness, register_user};
+
+    fn login(email: &str, password: &str) -> LoginRequest {
+        LoginRequest {
+            email: Email::parse(email).expect("valid"),
+            password: Password::new(password.into()),
+            remember_me: false,
+        }
+    }
+
+    async fn verified(h: &crate::testing::Harness, email: &str) {
+        let (_, token) = register_user(h, email).await;
+        h.accounts
+            .verify_email(&token, &RequestContext::default())
+            .await
+            .expect("verified");
+    }
+
+    #[tokio::test]
+    async fn verified_user_gets_a_session_and_token_pair() {
+        let h = harness();
+        verified(&h, "dave@example.com").await;
+        let pair = h
+            .sign_in
+            .login(
+                login("dave@example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await
+            .expect("login");
+        assert_eq!(pair.expires_in, 900);
+        assert_eq!(pair.refresh_expires_in, 86_400);
+        assert_eq!(pair.roles, [auth_domain::Role::user()]);
+        let state = h.world.lock();
+        assert_eq!(state.sessions.len(), 1);
+        assert_eq!(
+            state.refresh_tokens[0].hash,
+            pair.refresh_token.hash(),
+            "only the hash is stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn remember_me_uses_the_long_lifetime() {
+        let h = harness();
+        verified(&h, "dave@example.com").await;
+        let mut request = login("dave@example.com", STRONG_PASSWORD);
+        request.remember_me = true;
+        let pair = h
+            .sign_in
+            .login(request, &RequestContext::default())
+            .await
+            .expect("login");
+        assert_eq!(pair.refresh_expires_in, 30 * 86_400);
+        assert!(pair.session.remember_me);
+    }
+
+    #[tokio::test]
+    async fn unknown_email_and_wrong_password_look_the_same_and_both_hash() {
+        let h = harness();
+        verified(&h, "dave@example.com").await;
+        let before = h.world.lock().verifications;
+        let unknown = h
+            .sign_in
+            .login(
+                login("nobody@example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await;
+        let wrong = h
+            .sign_in
+            .login(
+                login("dave@example.com", "Wrong-Password-123"),
+                &RequestContext::default(),
+            )
+            .await;
+        assert!(matches!(unknown, Err(LoginError::InvalidCredentials)));
+        assert!(matches!(wrong, Err(LoginError::InvalidCredentials)));
+        let state = h.world.lock();
+        assert_eq!(
+            state.verifications - before,
+            2,
+            "the unknown email was verified against the dummy hash"
+        );
+        let failed: Vec<_> = state
+            .events
+            .iter()
+            .filter(|e| e.kind == AuditEventType::LoginFailed)
+            .collect();
+        assert_eq!(failed.len(), 2);
+        assert!(failed[0].user_id.is_none());
+    }
+
+    /// An over-long password costs the same (nothing) for a known and an
+    /// unknown email: the length is decided before the user lookup.
+    #[tokio::test]
+    async fn overlong_password_is_refused_alike_for_known_and_unknown_emails() {
+        let h = harness();
+        verified(&h, "dave@example.com").await;
+        let before = h.world.lock().verifications;
+        let long = format!("Aa1{}", "x".repeat(200));
+        for email in ["dave@example.com", "nobody@example.com"] {
+            let result = h
+                .sign_in
+                .login(login(email, &long), &RequestContext::default())
+                .await;
+            assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+        }
+        assert_eq!(h.world.lock().verifications, before, "no hash for either");
+    }
+
+    #[tokio::test]
+    async fn unverified_email_is_refused_after_the_password_check() {
+        let h = harness();
+        register_user(&h, "erin@example.com").await;
+        let wrong = h
+            .sign_in
+            .login(
+                login("erin@example.com", "Wrong-Password-123"),
+                &RequestContext::default(),
+            )
+            .await;
+        assert!(matches!(wrong, Err(LoginError::InvalidCredentials)));
+        let right = h
+            .sign_in
+            .login(
+                login("erin@example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await;
+        assert!(matches!(right, Err(LoginError::EmailNotVerified)));
+    }
+
+    #[tokio::test]
+    async fn outdated_hash_is_upgraded_on_login() {
+        let h = harness();
+        verified(&h, "fay@example.com").await;
+        {
+            let mut state = h.world.lock();
+            state.users[0].password_hash =
+                auth_domain::PasswordHash::new(format!("old:{STRONG_PASSWORD}"));
+        }
+        h.sign_in
+            .login(
+                login("fay@example.com", STRONG_PASSWORD),
+                &RequestContext::default(),
+            )
+            .await
+            .expect("login");
+        assert!(
+            h.world.lock().users[0]
+                .password_hash
+                .as_str()
+                .starts_with("v2:")
+        );
+    }
+}

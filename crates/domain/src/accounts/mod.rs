@@ -1,0 +1,10 @@
+//! The `accounts` context: user accounts, the rule that says who may sign in,
+//! and the single-use tokens mailed to prove an address or reset a password.
+
+mod one_time_token;
+mod ports;
+mod user;
+
+pub use one_time_token::{OneTimeToken, TokenPurpose, TokenState};
+pub use ports::{CreateUserError, NewAccount, OneTimeTokenRepository, UserRepository};
+pub use user::{AccountStatus, SignInRefusal, User};

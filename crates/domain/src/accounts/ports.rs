@@ -1,0 +1,99 @@
+//! What the `accounts` context needs from storage.
+
+use std::future::Future;
+
+use crate::sessions::{RevokeReason, RevokeScope};
+use crate::{
+    Effects, Email, OneTimeToken, PasswordHash, RepoError, Role, SessionId, Timestamp, TokenHash,
+    TokenId, TokenPurpose, User, UserId,
+};
+
+/// Everything a registration writes, atomically: the account, its roles, its
+/// first verification token, and the effects (audit events, the
+/// verification email).
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    /// The new account.
+    pub user: User,
+    /// Its global roles.
+    pub roles: Vec<Role>,
+    /// The verification token (hash only).
+    pub verification: OneTimeToken,
+    /// Audit events and queued messages of the registration.
+    pub effects: Effects,
+}
+
+/// Why an account could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// Another account has the email address.
+    #[error("email taken")]
+    EmailTaken,
+    /// Storage failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// User accounts (the `users` aggregate).
+pub trait UserRepository: Send + Sync + 'static {
+    /// Stores a registration in one transaction.
+    fn create(
+        &self,
+        account: NewAccount,
+    ) -> impl Future<Output = Result<(), CreateUserError>> + Send;
+
+    /// The account with this normalized email, if any.
+    fn find_by_email(
+        &self,
+        email: &Email,
+    ) -> impl Future<Output = Result<Option<User>, RepoError>> + Send;
+
+    /// The account with this id, if any.
+    fn find_by_id(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<User>, RepoError>> + Send;
+
+    /// In one transaction: replaces the password hash, revokes the user's
+    /// sessions in `revoke`, and writes `effects`. Returns the revoked
+    /// session ids.
+    fn change_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        revoke: RevokeScope,
+        reason: RevokeReason,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<Vec<SessionId>, RepoError>> + Send;
+
+    /// Replaces the password hash (after a rehash with current parameters).
+    fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), RepoError>> + Send;
+}
+
+/// Single-use email tokens (the `one_time_tokens` aggregate).
+pub trait OneTimeTokenRepository: Send + Sync + 'static {
+    /// The token with this hash and purpose, used or not.
+    fn find(
+        &self,
+        hash: &TokenHash,
+        purpose: TokenPurpose,
+    ) -> impl Future<Output = Result<Option<OneTimeToken>, RepoError>> + Send;
+
+    /// In one transaction: consumes the token if it is still unconsumed
+    /// (compare-and-set), marks the user's email verified and writes
+    /// `effects`. Returns `false`, changing nothing, when the token was
+    /// consumed first by someone else.
+    fn complete_email_verification(
+        &self,
+        token: TokenId,
+        user: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<bool, RepoError>> + Send;
+}

@@ -1,0 +1,81 @@
+//! What the `activity` context needs: the audit log, the outbox, and the
+//! ports that deliver outbox messages.
+
+use std::future::Future;
+
+use crate::{AuditEvent, EmailMessage, MessageId, OutboxMessage, RepoError, Timestamp};
+
+/// The audit trail. Most events are written with the change they record
+/// (see [`crate::Effects`]); this records those that change nothing else, such
+/// as a failed login.
+pub trait AuditLog: Send + Sync + 'static {
+    /// Appends an event.
+    fn record(&self, event: AuditEvent) -> impl Future<Output = Result<(), RepoError>> + Send;
+}
+
+/// The delivery side of the transactional outbox. Messages are written by
+/// the other repositories, in the transaction of the change that caused them.
+pub trait OutboxRepository: Send + Sync + 'static {
+    /// Leases up to `limit` due messages until `lease_until`, so that no other
+    /// worker (on any instance) delivers them meanwhile.
+    fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxMessage>, RepoError>> + Send;
+
+    /// Marks a message delivered and clears its body: a sent message keeps
+    /// its metadata (kind, recipient, subject, times, attempts) but no longer
+    /// the content, which may hold a one-time token.
+    fn mark_sent(
+        &self,
+        message: &OutboxMessage,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// Records a failed attempt and when to try again.
+    fn schedule_retry(
+        &self,
+        id: MessageId,
+        attempts: u32,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// Gives up on a message after its last attempt.
+    fn mark_failed(
+        &self,
+        id: MessageId,
+        attempts: u32,
+        error: &str,
+    ) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// Gives back the lease of messages claimed but not attempted (the
+    /// worker is stopping), so another worker may deliver them at once.
+    fn release(&self, ids: &[MessageId]) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// Deletes messages sent, or given up on, before `before`; returns how
+    /// many.
+    fn purge_finished(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<u64, RepoError>> + Send;
+
+    /// When the earliest pending message falls due, if any.
+    fn next_due_at(&self) -> impl Future<Output = Result<Option<Timestamp>, RepoError>> + Send;
+
+    /// Number of messages not yet delivered nor given up on.
+    fn pending_count(&self) -> impl Future<Output = Result<u64, RepoError>> + Send;
+}
+
+/// Delivers email. Used only by the outbox relay, never by a use case.
+pub trait Mailer: Send + Sync + 'static {
+    /// Sends one message.
+    fn send(&self, message: &EmailMessage) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+/// Delivery failed; the outbox will retry.
+#[derive(Debug, thiserror::Error)]
+#[error("mail delivery failed: {0}")]
+pub struct MailError(pub String);

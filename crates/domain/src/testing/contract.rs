@@ -1,0 +1,562 @@
+//! The repository contract: what every adapter of the storage ports must do,
+//! as functions over the ports. The in-memory fakes run it in this crate's
+//! tests; `tests/tests/api/store_contract.rs` runs it on SQLite and
+//! PostgreSQL. A case that passes on one and fails on another is a bug in
+//! the one that fails.
+
+use chrono::{SubsecRound as _, TimeDelta};
+
+use super::both;
+use crate::access::RoleRepository;
+use crate::accounts::{
+    CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, UserRepository,
+};
+use crate::activity::OutboxRepository;
+use crate::sessions::{RevokeReason, RevokeScope, Rotation, SessionRepository};
+use crate::{
+    AuditEvent, AuditEventType, Effects, Email, EmailMessage, NewSession, OutboxMessage,
+    PasswordHash, RequestContext, Role, Session, SessionId, Timestamp, TokenHash, TokenId,
+    TokenPurpose, User, UserId,
+};
+
+/// A registration of `address` whose verification token is `secret`, with
+/// one queued email, at `now`.
+#[must_use]
+pub fn registration(address: &str, secret: &str, now: Timestamp) -> NewAccount {
+    let user = User::register(
+        Email::parse(address).expect("a valid address"),
+        PasswordHash::new("$pbkdf2-sha256$x".into()),
+        now,
+    );
+    let verification = OneTimeToken {
+        id: TokenId::generate(),
+        user_id: user.id,
+        purpose: TokenPurpose::VerifyEmail,
+        token_hash: TokenHash::of(secret.as_bytes()),
+        created_at: now,
+        expires_at: now + TimeDelta::hours(1),
+        consumed_at: None,
+    };
+    let mail = OutboxMessage::email(
+        EmailMessage {
+            to: user.email.clone(),
+            subject: "s".into(),
+            text_body: "t".into(),
+            html_body: "h".into(),
+        },
+        now,
+    );
+    let effects =
+        Effects::event(event(AuditEventType::UserRegistered, user.id, now)).and_message(mail);
+    NewAccount {
+        user,
+        roles: vec![Role::user()],
+        verification,
+        effects,
+    }
+}
+
+fn event(kind: AuditEventType, user: UserId, now: Timestamp) -> AuditEvent {
+    AuditEvent::new(kind, Some(user), &RequestContext::default(), now)
+}
+
+fn session_of(user: UserId, now: Timestamp) -> Session {
+    Session {
+        id: SessionId::generate(),
+        user_id: user,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + TimeDelta::hours(1),
+        remember_me: true,
+        ip: Some("203.0.113.7".parse().expect("an address")),
+        user_agent: Some("curl/8".into()),
+        revoked_at: None,
+    }
+}
+
+/// Emails are unique once normalized; a refused registration leaves nothing
+/// behind; new accounts carry their roles.
+pub async fn users_are_unique_by_normalized_email(
+    users: &impl UserRepository,
+    roles: &impl RoleRepository,
+    outbox: &impl OutboxRepository,
+    now: Timestamp,
+) {
+    // Databases keep microseconds.
+    let now = now.trunc_subsecs(6);
+    users
+        .create(registration("a@example.com", "s1", now))
+        .await
+        .expect("created");
+    let duplicate = users.create(registration("A@Example.com", "s2", now)).await;
+    assert!(matches!(duplicate, Err(CreateUserError::EmailTaken)));
+    let found = users
+        .find_by_email(&Email::parse("a@example.com").expect("valid"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        users
+            .find_by_id(found.id)
+            .await
+            .expect("read")
+            .expect("found")
+            .email,
+        found.email
+    );
+    assert_eq!(
+        outbox.pending_count().await.expect("count"),
+        1,
+        "the refused registration queued nothing"
+    );
+    assert_eq!(
+        roles.roles_of(found.id).await.expect("roles"),
+        [Role::user()]
+    );
+    assert!(
+        roles
+            .roles_of(UserId::generate())
+            .await
+            .expect("roles")
+            .is_empty()
+    );
+}
+
+/// Using an email token is a compare-and-set: of two uses, exactly one wins.
+pub async fn email_verification_is_a_compare_and_set(
+    users: &impl UserRepository,
+    tokens: &impl OneTimeTokenRepository,
+    now: Timestamp,
+) {
+    // Databases keep microseconds.
+    let now = now.trunc_subsecs(6);
+    let account = registration("b@example.com", "s", now);
+    let (user, token) = (account.user.id, account.verification.clone());
+    users.create(account).await.expect("created");
+    let found = tokens
+        .find(&TokenHash::of(b"s"), TokenPurpose::VerifyEmail)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.id, token.id);
+    assert!(
+        tokens
+            .find(&TokenHash::of(b"s"), TokenPurpose::ResetPassword)
+            .await
+            .expect("read")
+            .is_none(),
+        "a token serves one purpose"
+    );
+    let verified = || Effects::event(event(AuditEventType::EmailVerified, user, now));
+    let (a, b) = both(
+        tokens.complete_email_verification(token.id, user, now, verified()),
+        tokens.complete_email_verification(token.id, user, now, verified()),
+    )
+    .await;
+    assert_eq!(
+        [a.expect("first"), b.expect("second")]
+            .iter()
+            .filter(|won| **won)
+            .count(),
+        1,
+        "exactly one use wins"
+    );
+    let user = users.find_by_id(user).await.expect("read").expect("found");
+    assert!(user.email_verified);
+}
+
+/// Claims are exclusive, retries wait for their time, finished messages are
+/// purged after the retention, released leases are claimable at once.
+pub async fn outbox_claims_are_exclusive_and_retries_wait(
+    users: &impl UserRepository,
+    outbox: &impl OutboxRepository,
+    now: Timestamp,
+) {
+    // Databases keep microseconds.
+    let now = now.trunc_subsecs(6);
+    for i in 0..3 {
+        users
+            .create(registration(
+                &format!("c{i}@example.com"),
+                &format!("s{i}"),
+                now,
+            ))
+            .await
+            .expect("created");
+    }
+    let lease = now + TimeDelta::seconds(60);
+    let (first, second) = both(
+        outbox.claim_due(now, lease, 10),
+        outbox.claim_due(now, lease, 10),
+    )
+    .await;
+    let (first, second) = (first.expect("claim"), second.expect("claim"));
+    assert_eq!(first.len() + second.len(), 3, "each message claimed once");
+    assert!(
+        outbox
+            .claim_due(now, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "leased messages are not claimed again"
+    );
+
+    let message = first.first().or(second.first()).expect("one").clone();
+    let later = now + TimeDelta::seconds(30);
+    outbox
+        .schedule_retry(message.id, 1, later, "smtp down")
+        .await
+        .expect("retry");
+    assert!(
+        outbox
+            .claim_due(now, lease, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        outbox.next_due_at().await.expect("due"),
+        Some(lease),
+        "the leased ones come first"
+    );
+    let due = outbox
+        .claim_due(later, later + TimeDelta::seconds(60), 10)
+        .await
+        .expect("claim");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].attempts, 1);
+    outbox.mark_sent(&due[0], later).await.expect("sent");
+    assert_eq!(outbox.pending_count().await.expect("count"), 2);
+
+    let others: Vec<_> = first
+        .iter()
+        .chain(second.iter())
+        .map(|m| m.id)
+        .filter(|id| *id != message.id)
+        .collect();
+    outbox.release(&others).await.expect("release");
+    assert_eq!(
+        outbox.claim_due(now, lease, 10).await.expect("claim").len(),
+        2
+    );
+    outbox
+        .mark_failed(others[0], 20, "gave up")
+        .await
+        .expect("failed");
+    assert_eq!(outbox.pending_count().await.expect("count"), 1);
+
+    assert_eq!(outbox.purge_finished(now).await.expect("purge"), 0);
+    assert_eq!(
+        outbox
+            .purge_finished(later + TimeDelta::seconds(1))
+            .await
+            .expect("purge"),
+        2,
+        "the sent and the failed message"
+    );
+    assert_eq!(outbox.pending_count().await.expect("count"), 1);
+}
+
+/// Sessions round-trip; rotation is a compare-and-set on a live session of
+/// an active account; revocation reports each session once.
+pub async fn sessions_rotate_and_revoke(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    now: Timestamp,
+) {
+    // Databases keep microseconds.
+    let now = now.trunc_subsecs(6);
+    let account = registration("d@example.com", "s", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    let opened = |token: &[u8]| {
+        let session = session_of(user, now);
+        (
+            NewSession {
+                session: session.clone(),
+                refresh_token_hash: TokenHash::of(token),
+            },
+            session,
+        )
+    };
+    let login = || Effects::event(event(AuditEventType::LoginSucceeded, user, now));
+    let (new, session) = opened(b"r1");
+    sessions.create(new, login()).await.expect("created");
+    let found = sessions
+        .find(session.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.user_id, user);
+    assert_eq!(found.ip, session.ip);
+    assert!(found.remember_me && found.is_active(now));
+
+    let refreshed = || Effects::event(event(AuditEventType::TokenRefreshed, user, now));
+    let later = now + TimeDelta::seconds(5);
+    let (a, b) = both(
+        sessions.rotate_refresh_token(
+            session.id,
+            &TokenHash::of(b"r1"),
+            &TokenHash::of(b"r2"),
+            later,
+            refreshed(),
+        ),
+        sessions.rotate_refresh_token(
+            session.id,
+            &TokenHash::of(b"r1"),
+            &TokenHash::of(b"r2b"),
+            later,
+            refreshed(),
+        ),
+    )
+    .await;
+    let outcomes = [a.expect("rotate"), b.expect("rotate")];
+    assert_eq!(
+        outcomes.iter().filter(|r| **r == Rotation::Rotated).count(),
+        1,
+        "exactly one rotation wins: {outcomes:?}"
+    );
+    let old = sessions
+        .find_refresh_token(&TokenHash::of(b"r1"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(old.used_at, Some(later), "the rotated-out token is marked");
+    assert_eq!(old.session.last_used_at, later, "the session is touched");
+    assert!(
+        sessions
+            .find_refresh_token(&TokenHash::of(b"nope"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    let (second, other) = opened(b"o1");
+    sessions.create(second, login()).await.expect("created");
+    let listed = sessions.list_active(user, now).await.expect("list");
+    assert_eq!(listed.len(), 2);
+
+    let logout = || Effects::event(event(AuditEventType::Logout, user, now));
+    let revoked = sessions
+        .revoke(
+            user,
+            RevokeScope::One(session.id),
+            RevokeReason::Logout,
+            later,
+            logout(),
+        )
+        .await
+        .expect("revoke");
+    assert_eq!(revoked, [session.id]);
+    let again = sessions
+        .revoke(
+            user,
+            RevokeScope::One(session.id),
+            RevokeReason::Logout,
+            later,
+            logout(),
+        )
+        .await
+        .expect("revoke");
+    assert!(again.is_empty(), "each session is reported once");
+    let stranger = sessions
+        .revoke(
+            UserId::generate(),
+            RevokeScope::All,
+            RevokeReason::LogoutAll,
+            later,
+            logout(),
+        )
+        .await
+        .expect("revoke");
+    assert!(stranger.is_empty(), "only the owner's sessions");
+    assert_eq!(
+        sessions
+            .list_active(user, now)
+            .await
+            .expect("list")
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        [other.id]
+    );
+    assert_eq!(
+        sessions.revoked_since(later).await.expect("read"),
+        [session.id]
+    );
+    assert!(
+        sessions
+            .revoked_since(later + TimeDelta::seconds(1))
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(
+        sessions
+            .rotate_refresh_token(
+                session.id,
+                &TokenHash::of(b"r2"),
+                &TokenHash::of(b"r3"),
+                later,
+                refreshed()
+            )
+            .await
+            .expect("rotate"),
+        Rotation::SessionEnded,
+        "a revoked session does not rotate"
+    );
+    let expired = now + TimeDelta::hours(2);
+    assert_eq!(
+        sessions
+            .rotate_refresh_token(
+                other.id,
+                &TokenHash::of(b"o1"),
+                &TokenHash::of(b"o2"),
+                expired,
+                refreshed()
+            )
+            .await
+            .expect("rotate"),
+        Rotation::SessionEnded,
+        "an expired session does not rotate"
+    );
+}
+
+/// Changing a password revokes the sessions in scope in the same
+/// transaction.
+pub async fn password_change_revokes_in_scope(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    now: Timestamp,
+) {
+    // Databases keep microseconds.
+    let now = now.trunc_subsecs(6);
+    let account = registration("e@example.com", "s", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    let mut ids = Vec::new();
+    for token in [b"k1", b"k2", b"k3"] {
+        let session = session_of(user, now);
+        ids.push(session.id);
+        sessions
+            .create(
+                NewSession {
+                    session,
+                    refresh_token_hash: TokenHash::of(token),
+                },
+                Effects::default(),
+            )
+            .await
+            .expect("created");
+    }
+    let hash = PasswordHash::new("$pbkdf2-sha256$new".into());
+    let changed = Effects::event(event(AuditEventType::PasswordChanged, user, now));
+    let mut revoked = users
+        .change_password(
+            user,
+            &hash,
+            RevokeScope::AllExcept(ids[0]),
+            RevokeReason::PasswordChanged,
+            now,
+            changed,
+        )
+        .await
+        .expect("changed");
+    revoked.sort();
+    let mut expected = vec![ids[1], ids[2]];
+    expected.sort();
+    assert_eq!(revoked, expected);
+    let user = users.find_by_id(user).await.expect("read").expect("found");
+    assert_eq!(user.password_hash, hash);
+    assert_eq!(
+        sessions
+            .list_active(user.id, now)
+            .await
+            .expect("list")
+            .len(),
+        1
+    );
+}
+
+/// The rotation's liveness check includes the account: `suspend` makes the
+/// user inactive by whatever means the backend has.
+pub async fn rotation_requires_an_active_account<F, Fut>(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    suspend: F,
+    now: Timestamp,
+) where
+    F: FnOnce(UserId) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    // Databases keep microseconds.
+    let now = now.trunc_subsecs(6);
+    let account = registration("f@example.com", "s", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    let session = session_of(user, now);
+    sessions
+        .create(
+            NewSession {
+                session: session.clone(),
+                refresh_token_hash: TokenHash::of(b"a1"),
+            },
+            Effects::default(),
+        )
+        .await
+        .expect("created");
+    suspend(user).await;
+    assert_eq!(
+        sessions
+            .rotate_refresh_token(
+                session.id,
+                &TokenHash::of(b"a1"),
+                &TokenHash::of(b"a2"),
+                now,
+                Effects::default()
+            )
+            .await
+            .expect("rotate"),
+        Rotation::SessionEnded
+    );
+    let token = sessions
+        .find_refresh_token(&TokenHash::of(b"a1"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert!(token.used_at.is_none(), "nothing rotated");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::World;
+
+    #[tokio::test]
+    async fn the_fakes_keep_the_contract() {
+        let w = World::new();
+        users_are_unique_by_normalized_email(&w.users(), &w.roles(), &w.outbox(), w.now()).await;
+        let w = World::new();
+        email_verification_is_a_compare_and_set(&w.users(), &w.one_time_tokens(), w.now()).await;
+        let w = World::new();
+        outbox_claims_are_exclusive_and_retries_wait(&w.users(), &w.outbox(), w.now()).await;
+        let w = World::new();
+        sessions_rotate_and_revoke(&w.users(), &w.sessions(), w.now()).await;
+        let w = World::new();
+        password_change_revokes_in_scope(&w.users(), &w.sessions(), w.now()).await;
+        let w = World::new();
+        let world = w.clone();
+        rotation_requires_an_active_account(
+            &w.users(),
+            &w.sessions(),
+            |user| async move {
+                let mut state = world.lock();
+                if let Some(u) = state.users.iter_mut().find(|u| u.id == user) {
+                    u.status = crate::AccountStatus::Suspended;
+                }
+            },
+            w.now(),
+        )
+        .await;
+    }
+}

@@ -1,0 +1,511 @@
+//! In-memory repositories, hot state and audit log.
+
+use std::time::Duration;
+
+use super::World;
+use crate::access::RoleRepository;
+use crate::accounts::{
+    CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, UserRepository,
+};
+use crate::activity::{AuditLog, OutboxRepository};
+use crate::sessions::{
+    GraceEntry, RefreshGrace, RefreshTokenRecord, RevocationList, RevokeReason, RevokeScope,
+    Rotation, SessionRepository,
+};
+use crate::system::HealthProbe;
+use crate::{
+    AuditEvent, Effects, Email, MessageId, NewSession, OutboxMessage, OutboxPayload, OutboxStatus,
+    PasswordHash, RepoError, Role, Session, SessionId, Timestamp, TokenHash, TokenId, TokenPurpose,
+    User, UserId,
+};
+
+/// A stored refresh token.
+#[derive(Clone, Debug)]
+pub struct RefreshRow {
+    pub hash: TokenHash,
+    pub session: SessionId,
+    pub used_at: Option<Timestamp>,
+}
+
+/// A stored outbox message and its delivery state.
+#[derive(Clone, Debug)]
+pub struct OutboxRow {
+    pub message: OutboxMessage,
+    pub status: OutboxStatus,
+    pub lease: Option<Timestamp>,
+    pub sent_at: Option<Timestamp>,
+}
+
+fn store_effects(state: &mut super::State, effects: Effects) {
+    state.events.extend(effects.events);
+    state
+        .outbox
+        .extend(effects.messages.into_iter().map(|message| OutboxRow {
+            message,
+            status: OutboxStatus::Pending,
+            lease: None,
+            sent_at: None,
+        }));
+}
+
+fn revoke_in(
+    state: &mut super::State,
+    user: UserId,
+    scope: RevokeScope,
+    now: Timestamp,
+) -> Vec<SessionId> {
+    let mut revoked = Vec::new();
+    for session in &mut state.sessions {
+        if session.user_id == user && session.revoked_at.is_none() && scope.covers(session.id) {
+            session.revoked_at = Some(now);
+            revoked.push(session.id);
+        }
+    }
+    revoked
+}
+
+#[derive(Clone, Debug)]
+pub struct MemoryUsers(pub(super) World);
+
+impl UserRepository for MemoryUsers {
+    async fn create(&self, account: NewAccount) -> Result<(), CreateUserError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        if state.users.iter().any(|u| u.email == account.user.email) {
+            return Err(CreateUserError::EmailTaken);
+        }
+        let id = account.user.id;
+        state.users.push(account.user);
+        state
+            .user_roles
+            .extend(account.roles.into_iter().map(|role| (id, role)));
+        state.one_time_tokens.push(account.verification);
+        store_effects(&mut state, account.effects);
+        Ok(())
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state.users.iter().find(|u| &u.email == email).cloned())
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state.users.iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn change_password(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        revoke: RevokeScope,
+        _reason: RevokeReason,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Vec<SessionId>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        if let Some(user) = state.users.iter_mut().find(|u| u.id == id) {
+            user.password_hash = hash.clone();
+            user.updated_at = now;
+        }
+        let revoked = revoke_in(&mut state, id, revoke, now);
+        store_effects(&mut state, effects);
+        Ok(revoked)
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        if let Some(user) = state.users.iter_mut().find(|u| u.id == id) {
+            user.password_hash = hash.clone();
+            user.updated_at = now;
+        }
+        Ok(())
+    }
+}
+
+impl HealthProbe for MemoryUsers {
+    async fn ping(&self) -> Result<(), RepoError> {
+        self.0.lock().check()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemoryOneTimeTokens(pub(super) World);
+
+impl OneTimeTokenRepository for MemoryOneTimeTokens {
+    async fn find(
+        &self,
+        hash: &TokenHash,
+        purpose: TokenPurpose,
+    ) -> Result<Option<OneTimeToken>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state
+            .one_time_tokens
+            .iter()
+            .find(|t| &t.token_hash == hash && t.purpose == purpose)
+            .cloned())
+    }
+
+    async fn complete_email_verification(
+        &self,
+        token: TokenId,
+        user: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let Some(found) = state
+            .one_time_tokens
+            .iter_mut()
+            .find(|t| t.id == token && t.consumed_at.is_none())
+        else {
+            return Ok(false);
+        };
+        found.consumed_at = Some(now);
+        if let Some(u) = state.users.iter_mut().find(|u| u.id == user) {
+            u.email_verified = true;
+            u.updated_at = now;
+        }
+        store_effects(&mut state, effects);
+        Ok(true)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemorySessions(pub(super) World);
+
+impl SessionRepository for MemorySessions {
+    async fn create(&self, new: NewSession, effects: Effects) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        state.refresh_tokens.push(RefreshRow {
+            hash: new.refresh_token_hash,
+            session: new.session.id,
+            used_at: None,
+        });
+        state.sessions.push(new.session);
+        store_effects(&mut state, effects);
+        Ok(())
+    }
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state.sessions.iter().find(|s| s.id == id).cloned())
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let Some(row) = state.refresh_tokens.iter().find(|r| &r.hash == hash) else {
+            return Ok(None);
+        };
+        Ok(state
+            .sessions
+            .iter()
+            .find(|s| s.id == row.session)
+            .map(|session| RefreshTokenRecord {
+                session: session.clone(),
+                used_at: row.used_at,
+            }))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        session: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Rotation, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let live = state.sessions.iter().any(|s| {
+            s.id == session
+                && s.is_active(now)
+                && state
+                    .users
+                    .iter()
+                    .any(|u| u.id == s.user_id && u.status.allows_access())
+        });
+        if !live {
+            return Ok(Rotation::SessionEnded);
+        }
+        let Some(row) = state
+            .refresh_tokens
+            .iter_mut()
+            .find(|r| &r.hash == presented && r.session == session && r.used_at.is_none())
+        else {
+            return Ok(Rotation::NotCurrent);
+        };
+        row.used_at = Some(now);
+        state.refresh_tokens.push(RefreshRow {
+            hash: next.clone(),
+            session,
+            used_at: None,
+        });
+        if let Some(s) = state.sessions.iter_mut().find(|s| s.id == session) {
+            s.last_used_at = now;
+        }
+        store_effects(&mut state, effects);
+        Ok(Rotation::Rotated)
+    }
+
+    async fn revoke(
+        &self,
+        user: UserId,
+        scope: RevokeScope,
+        _reason: RevokeReason,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Vec<SessionId>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let revoked = revoke_in(&mut state, user, scope, now);
+        if !revoked.is_empty() {
+            store_effects(&mut state, effects);
+        }
+        Ok(revoked)
+    }
+
+    async fn list_active(&self, user: UserId, now: Timestamp) -> Result<Vec<Session>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let mut sessions: Vec<Session> = state
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == user && s.is_active(now))
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(sessions)
+    }
+
+    async fn revoked_since(&self, since: Timestamp) -> Result<Vec<SessionId>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state
+            .sessions
+            .iter()
+            .filter(|s| s.revoked_at.is_some_and(|at| at >= since))
+            .map(|s| s.id)
+            .collect())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemoryRoles(pub(super) World);
+
+impl RoleRepository for MemoryRoles {
+    async fn roles_of(&self, user: UserId) -> Result<Vec<Role>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let mut roles: Vec<Role> = state
+            .user_roles
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .map(|(_, r)| r.clone())
+            .collect();
+        roles.sort();
+        Ok(roles)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemoryAudit(pub(super) World);
+
+impl AuditLog for MemoryAudit {
+    async fn record(&self, event: AuditEvent) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        state.events.push(event);
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MemoryOutbox(pub(super) World);
+
+impl OutboxRepository for MemoryOutbox {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let mut due: Vec<&mut OutboxRow> = state
+            .outbox
+            .iter_mut()
+            .filter(|row| {
+                row.status == OutboxStatus::Pending
+                    && row.message.next_attempt_at <= now
+                    && row.lease.is_none_or(|lease| lease < now)
+            })
+            .collect();
+        due.sort_by_key(|row| row.message.next_attempt_at);
+        Ok(due
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|row| {
+                row.lease = Some(lease_until);
+                row.message.clone()
+            })
+            .collect())
+    }
+
+    async fn mark_sent(&self, message: &OutboxMessage, now: Timestamp) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        if let Some(row) = state.outbox.iter_mut().find(|r| r.message.id == message.id) {
+            row.status = OutboxStatus::Sent;
+            row.sent_at = Some(now);
+            row.lease = None;
+            row.message.attempts += 1;
+            match &mut row.message.payload {
+                OutboxPayload::Email(email) => {
+                    email.text_body.clear();
+                    email.html_body.clear();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn schedule_retry(
+        &self,
+        id: MessageId,
+        attempts: u32,
+        next_attempt_at: Timestamp,
+        _error: &str,
+    ) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        if let Some(row) = state.outbox.iter_mut().find(|r| r.message.id == id) {
+            row.status = OutboxStatus::Pending;
+            row.lease = None;
+            row.message.attempts = attempts;
+            row.message.next_attempt_at = next_attempt_at;
+        }
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        id: MessageId,
+        attempts: u32,
+        _error: &str,
+    ) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        if let Some(row) = state.outbox.iter_mut().find(|r| r.message.id == id) {
+            row.status = OutboxStatus::Failed;
+            row.lease = None;
+            row.message.attempts = attempts;
+        }
+        Ok(())
+    }
+
+    async fn release(&self, ids: &[MessageId]) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        for row in &mut state.outbox {
+            if row.status == OutboxStatus::Pending && ids.contains(&row.message.id) {
+                row.lease = None;
+            }
+        }
+        Ok(())
+    }
+
+    async fn purge_finished(&self, before: Timestamp) -> Result<u64, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let count = state.outbox.len();
+        state.outbox.retain(|row| match row.status {
+            OutboxStatus::Pending => true,
+            OutboxStatus::Sent => row.sent_at.is_none_or(|at| at >= before),
+            OutboxStatus::Failed => row.message.created_at >= before,
+        });
+        Ok((count - state.outbox.len()) as u64)
+    }
+
+    async fn next_due_at(&self) -> Result<Option<Timestamp>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state
+            .outbox
+            .iter()
+            .filter(|row| row.status == OutboxStatus::Pending)
+            .min_by_key(|row| row.message.next_attempt_at)
+            .map(|row| {
+                row.lease.map_or(row.message.next_attempt_at, |lease| {
+                    lease.max(row.message.next_attempt_at)
+                })
+            }))
+    }
+
+    async fn pending_count(&self) -> Result<u64, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state
+            .outbox
+            .iter()
+            .filter(|row| row.status == OutboxStatus::Pending)
+            .count() as u64)
+    }
+}
+
+/// The revocation list and refresh grace of one process.
+#[derive(Clone, Debug)]
+pub struct MemoryHot(pub(super) World);
+
+impl RevocationList for MemoryHot {
+    fn is_revoked(&self, session: SessionId) -> bool {
+        self.0.lock().revoked.contains(&session)
+    }
+
+    async fn revoke(&self, sessions: &[SessionId], _until: Timestamp) -> Result<(), RepoError> {
+        self.0.lock().revoked.extend_from_slice(sessions);
+        Ok(())
+    }
+}
+
+impl RefreshGrace for MemoryHot {
+    async fn remember(
+        &self,
+        presented: &TokenHash,
+        entry: &GraceEntry,
+        _ttl: Duration,
+    ) -> Result<(), RepoError> {
+        self.0
+            .lock()
+            .grace
+            .insert(presented.as_str().to_owned(), entry.clone());
+        Ok(())
+    }
+
+    async fn recall(&self, presented: &TokenHash) -> Result<Option<GraceEntry>, RepoError> {
+        Ok(self.0.lock().grace.get(presented.as_str()).cloned())
+    }
+}
+
+impl HealthProbe for MemoryHot {
+    async fn ping(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+}

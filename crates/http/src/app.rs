@@ -1,0 +1,33 @@
+//! What the HTTP layer needs from the application: one service per context,
+//! as associated types, so handlers are generic over one parameter and
+//! dispatch statically (no boxed futures), and a fake `App` tests them.
+
+use std::future::Future;
+
+use auth_application::accounts::Accounts;
+use auth_application::health::HealthReport;
+use auth_application::sessions::Sessions;
+use auth_application::sign_in::SignIn;
+
+/// The application as the handlers see it.
+pub trait App: Send + Sync + 'static {
+    /// The `accounts` context.
+    type Accounts: Accounts;
+    /// The `sign_in` context.
+    type SignIn: SignIn;
+    /// The `sessions` context.
+    type Sessions: Sessions;
+
+    /// Registration, verification, the current user, password change.
+    fn accounts(&self) -> &Self::Accounts;
+    /// Login.
+    fn sign_in(&self) -> &Self::SignIn;
+    /// Tokens, refresh, logout, the session list.
+    fn sessions(&self) -> &Self::Sessions;
+    /// Pings the dependencies.
+    fn health(&self) -> impl Future<Output = HealthReport> + Send;
+    /// The public JWKS document, rendered once.
+    fn jwks(&self) -> &str;
+    /// The metrics, Prometheus text exposition format.
+    fn metrics(&self) -> String;
+}

@@ -1,0 +1,105 @@
+//! Every problem code of the contract, in one table: code, status, title,
+//! default detail, and the `type` URI derived from the code.
+
+/// What the table says of one code.
+#[derive(Debug)]
+pub struct Spec {
+    /// The `code` field.
+    pub code: &'static str,
+    /// The HTTP status.
+    pub status: u16,
+    /// The `title` field.
+    pub title: &'static str,
+    /// The `detail` field unless the error carries its own.
+    pub detail: &'static str,
+    /// The `type` field.
+    pub type_uri: &'static str,
+}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident => $code:literal, $status:literal, $title:literal, $detail:literal;)*) => {
+        /// Stable machine-readable error codes of the API contract.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),*];
+
+            /// The table row of this code.
+            #[must_use]
+            pub const fn spec(self) -> &'static Spec {
+                match self {
+                    $(Self::$variant => &Spec {
+                        code: $code,
+                        status: $status,
+                        title: $title,
+                        detail: $detail,
+                        type_uri: concat!("https://docs.auth-service.dev/problems/", $code),
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Malformed input.
+    ValidationFailed => "validation_failed", 422, "Validation failed", "The request is invalid";
+    /// The password policy failed.
+    WeakPassword => "weak_password", 422, "Weak password", "The password does not meet the password policy";
+    /// The email is registered.
+    EmailTaken => "email_taken", 409, "Email already registered", "An account with this email already exists";
+    /// Unknown email or wrong password.
+    InvalidCredentials => "invalid_credentials", 401, "Invalid email or password", "Invalid email or password";
+    /// The email is not verified.
+    EmailNotVerified => "email_not_verified", 403, "Email not verified", "Please verify your email";
+    /// The account may not be used.
+    AccountSuspended => "account_suspended", 403, "Account suspended", "This account is suspended";
+    /// The client IP is blocked after failed logins.
+    TooManyAttempts => "too_many_attempts", 429, "Too many attempts", "Too many attempts. Please try again later";
+    /// Any other rate limit.
+    RateLimited => "rate_limited", 429, "Too many requests", "Too many requests. Please try again later";
+    /// Unknown or used email/reset token.
+    TokenInvalid => "token_invalid", 400, "Invalid token", "This link is invalid or has already been used";
+    /// Expired email/reset token.
+    TokenExpired => "token_expired", 400, "Token expired", "This link has expired. Please request a new one";
+    /// Missing or invalid access token.
+    Unauthorized => "unauthorized", 401, "Unauthorized", "A valid access token is required";
+    /// Unknown, expired or revoked refresh token.
+    RefreshTokenInvalid => "refresh_token_invalid", 401, "Invalid refresh token", "The refresh token is invalid or expired";
+    /// A rotated-out refresh token was presented.
+    RefreshTokenReused => "refresh_token_reused", 401, "Refresh token reused", "The refresh token was already used; its session has been revoked";
+    /// Authenticated but not allowed.
+    Forbidden => "forbidden", 403, "Forbidden", "You are not allowed to do this";
+    /// No such resource (or not yours).
+    NotFound => "not_found", 404, "Not found", "The requested resource was not found";
+    /// A known path with another method.
+    MethodNotAllowed => "method_not_allowed", 405, "Method not allowed", "This method is not allowed on this resource";
+    /// The body is over 64 KiB.
+    PayloadTooLarge => "payload_too_large", 413, "Payload too large", "The request body is larger than 64 KiB";
+    /// The body is not JSON.
+    UnsupportedMediaType => "unsupported_media_type", 415, "Unsupported media type", "The request body must be application/json";
+    /// A dependency is down or the service is shedding load.
+    ServiceUnavailable => "service_unavailable", 503, "Service unavailable", "The service is temporarily unavailable. Please try again later";
+    /// Anything unexpected.
+    Internal => "internal", 500, "Internal server error", "An unexpected error occurred";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_type_uris_follow_them() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let spec = code.spec();
+            assert!(seen.insert(spec.code), "{} twice", spec.code);
+            assert!(spec.type_uri.ends_with(spec.code));
+            assert!((400..600).contains(&spec.status));
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Handlers against a fake application: what the HTTP layer itself decides
+//! (statuses, cookies, headers), with no use case or adapter behind it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Mutex;
+
+use actix_web::test::{self, TestRequest};
+use actix_web::web;
+use auth_application::accounts::{
+    AccountView, Accounts, ChangePasswordError, ChangePasswordRequest, CurrentUserError,
+    RegisterError, RegisterRequest, VerifyEmailError,
+};
+use auth_application::health::HealthReport;
+use auth_application::sessions::{LogoutError, RefreshError, SessionError, Sessions};
+use auth_application::sign_in::{LoginError, LoginRequest, SignIn};
+use auth_application::{Failure, TokenPair};
+use auth_domain::sessions::TokenRejection;
+use auth_domain::{
+    AccessClaims, Email, OpaqueToken, PasswordHash, RequestContext, Role, Session, SessionId, User,
+    UserId,
+};
+
+use crate::{App, TrustedProxies};
+
+fn pair(remember_me: bool) -> TokenPair {
+    let now = chrono::Utc::now();
+    let user = User::register(
+        Email::parse("fake@example.com").unwrap(),
+        PasswordHash::new("x".into()),
+        now,
+    );
+    TokenPair {
+        access_token: "at".into(),
+        expires_in: 900,
+        refresh_token: OpaqueToken::new("rt-next".into()),
+        refresh_expires_in: 3600,
+        session: Session {
+            id: SessionId::generate(),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + chrono::TimeDelta::hours(1),
+            remember_me,
+            ip: None,
+            user_agent: None,
+            revoked_at: None,
+        },
+        user,
+        roles: vec![Role::user()],
+    }
+}
+
+/// Answers what the test sets, and remembers what it was asked.
+#[derive(Default)]
+struct Fake {
+    login_fails: bool,
+    refreshed_with: Mutex<Vec<Option<String>>>,
+    logged_out_with: Mutex<Vec<(Option<String>, Option<String>)>>,
+}
+
+impl Accounts for Fake {
+    async fn register(
+        &self,
+        _: RegisterRequest,
+        _: &RequestContext,
+    ) -> Result<AccountView, RegisterError> {
+        Err(RegisterError::EmailTaken)
+    }
+    async fn verify_email(
+        &self,
+        _: &str,
+        _: &RequestContext,
+    ) -> Result<AccountView, VerifyEmailError> {
+        Err(VerifyEmailError::Expired)
+    }
+    async fn current_user(&self, _: UserId) -> Result<AccountView, CurrentUserError> {
+        Err(CurrentUserError::Failed(Failure::Unavailable("db".into())))
+    }
+    async fn change_password(
+        &self,
+        _: &AccessClaims,
+        _: ChangePasswordRequest,
+        _: &RequestContext,
+    ) -> Result<(), ChangePasswordError> {
+        Ok(())
+    }
+}
+
+impl SignIn for Fake {
+    async fn login(
+        &self,
+        request: LoginRequest,
+        _: &RequestContext,
+    ) -> Result<TokenPair, LoginError> {
+        if self.login_fails {
+            Err(LoginError::InvalidCredentials)
+        } else {
+            Ok(pair(request.remember_me))
+        }
+    }
+}
+
+impl Sessions for Fake {
+    fn authenticate(&self, _: &str) -> Result<AccessClaims, TokenRejection> {
+        Err(TokenRejection::Malformed)
+    }
+    async fn refresh(
+        &self,
+        presented: Option<&str>,
+        _: &RequestContext,
+    ) -> Result<TokenPair, RefreshError> {
+        self.refreshed_with
+            .lock()
+            .unwrap()
+            .push(presented.map(str::to_owned));
+        Ok(pair(false))
+    }
+    async fn logout(
+        &self,
+        bearer: Option<&str>,
+        refresh_token: Option<&str>,
+        _: &RequestContext,
+    ) -> Result<(), LogoutError> {
+        self.logged_out_with
+            .lock()
+            .unwrap()
+            .push((bearer.map(str::to_owned), refresh_token.map(str::to_owned)));
+        Ok(())
+    }
+    async fn list(&self, _: UserId) -> Result<Vec<Session>, Failure> {
+        Ok(Vec::new())
+    }
+    async fn revoke(&self, _: UserId, _: &str, _: &RequestContext) -> Result<(), SessionError> {
+        Err(SessionError::NotFound)
+    }
+    async fn revoke_all(&self, _: UserId, _: &RequestContext) -> Result<(), Failure> {
+        Ok(())
+    }
+}
+
+impl App for Fake {
+    type Accounts = Self;
+    type SignIn = Self;
+    type Sessions = Self;
+    fn accounts(&self) -> &Self {
+        self
+    }
+    fn sign_in(&self) -> &Self {
+        self
+    }
+    fn sessions(&self) -> &Self {
+        self
+    }
+    async fn health(&self) -> HealthReport {
+        HealthReport {
+            database: true,
+            hot_store: false,
+        }
+    }
+    fn jwks(&self) -> &str {
+        "{\"keys\":[]}"
+    }
+    fn metrics(&self) -> String {
+        "auth_fake 1\n".into()
+    }
+}
+
+/// The whole application around a fake, and the fake to look into.
+macro_rules! serve {
+    ($fake:expr) => {{
+        let data = web::Data::new($fake);
+        let service = test::init_service(crate::app(
+            data.clone(),
+            web::Data::new(TrustedProxies::default()),
+        ))
+        .await;
+        (data, service)
+    }};
+}
+
+fn set_cookie(
+    response: &actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+) -> String {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn login_sets_the_refresh_cookie_and_forbids_caching() {
+    let (_, service) = serve!(Fake::default());
+    let request = TestRequest::post()
+        .uri("/api/v1/auth/login")
+        .set_json(
+            serde_json::json!({"email": "a@example.com", "password": "x", "remember_me": true}),
+        )
+        .to_request();
+    let response = test::call_service(&service, request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+    let cookie = set_cookie(&response);
+    for part in [
+        "refresh_token=rt-next",
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Path=/api/v1/auth",
+        "Max-Age=3600",
+    ] {
+        assert!(cookie.contains(part), "{part} in {cookie}");
+    }
+}
+
+#[actix_web::test]
+async fn a_refused_login_is_a_problem_without_a_cookie() {
+    let (_, service) = serve!(Fake {
+        login_fails: true,
+        ..Fake::default()
+    });
+    let request = TestRequest::post()
+        .uri("/api/v1/auth/login")
+        .set_json(serde_json::json!({"email": "a@example.com", "password": "x"}))
+        .to_request();
+    let response = test::call_service(&service, request).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    assert!(set_cookie(&response).is_empty());
+}
+
+#[actix_web::test]
+async fn refresh_takes_the_body_field_before_the_cookie() {
+    let (fake, service) = serve!(Fake::default());
+    let from_body = TestRequest::post()
+        .uri("/api/v1/auth/refresh")
+        .cookie(actix_web::cookie::Cookie::new(
+            "refresh_token",
+            "from-cookie",
+        ))
+        .set_json(serde_json::json!({"refresh_token": "from-body"}))
+        .to_request();
+    assert_eq!(test::call_service(&service, from_body).await.status(), 200);
+    let from_cookie = TestRequest::post()
+        .uri("/api/v1/auth/refresh")
+        .cookie(actix_web::cookie::Cookie::new(
+            "refresh_token",
+            "from-cookie",
+        ))
+        .to_request();
+    assert_eq!(
+        test::call_service(&service, from_cookie).await.status(),
+        200
+    );
+    let nothing = TestRequest::post().uri("/api/v1/auth/refresh").to_request();
+    assert_eq!(test::call_service(&service, nothing).await.status(), 200);
+    assert_eq!(
+        *fake.refreshed_with.lock().unwrap(),
+        [
+            Some("from-body".to_owned()),
+            Some("from-cookie".to_owned()),
+            None
+        ]
+    );
+}
+
+#[actix_web::test]
+async fn logout_hands_bearer_and_cookie_to_the_use_case_and_clears_the_cookie() {
+    let (fake, service) = serve!(Fake::default());
+    let request = TestRequest::post()
+        .uri("/api/v1/auth/logout")
+        .insert_header(("authorization", "Bearer expired-token"))
+        .cookie(actix_web::cookie::Cookie::new("refresh_token", "rt"))
+        .to_request();
+    let response = test::call_service(&service, request).await;
+    assert_eq!(response.status(), 204);
+    assert!(
+        set_cookie(&response).contains("Max-Age=0"),
+        "{}",
+        set_cookie(&response)
+    );
+    assert_eq!(
+        *fake.logged_out_with.lock().unwrap(),
+        [(Some("expired-token".to_owned()), Some("rt".to_owned()))]
+    );
+}
+
+#[actix_web::test]
+async fn health_reports_each_dependency_and_503_when_one_is_down() {
+    let (_, service) = serve!(Fake::default());
+    let response =
+        test::call_service(&service, TestRequest::get().uri("/health").to_request()).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["redis"], "unavailable");
+}

@@ -1,0 +1,39 @@
+//! Writing [`Effects`] — audit events and outbox messages — inside the
+//! transaction of the change they belong to.
+
+use auth_domain::{AuditEvent, Effects};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+
+use super::entities::audit_events;
+use super::{DbError, outbox, truncate};
+
+/// Stores every event and message of `effects` on `db` (a transaction).
+pub(super) async fn write<C: ConnectionTrait>(db: &C, effects: &Effects) -> Result<(), DbError> {
+    if !effects.events.is_empty() {
+        audit_events::Entity::insert_many(effects.events.iter().map(audit_row))
+            .exec_without_returning(db)
+            .await?;
+    }
+    for message in &effects.messages {
+        outbox::insert(db, message).await?;
+    }
+    Ok(())
+}
+
+/// The stored form of an audit event; details are a JSON object of strings.
+pub(super) fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
+    let details: serde_json::Map<String, serde_json::Value> = event
+        .details
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    audit_events::ActiveModel {
+        id: Set(event.id.as_uuid()),
+        user_id: Set(event.user_id.map(|id| id.as_uuid())),
+        event_type: Set(event.kind.as_str().to_owned()),
+        ip: Set(event.ip.map(|ip| ip.to_string())),
+        user_agent: Set(event.user_agent.as_deref().map(|ua| truncate(ua, 512))),
+        details: Set(serde_json::Value::Object(details).to_string()),
+        at: Set(event.at),
+    }
+}

@@ -1,0 +1,100 @@
+//! The `one_time_tokens` aggregate: hashes of mailed single-use tokens.
+
+use auth_domain::accounts::{OneTimeToken, OneTimeTokenRepository};
+use auth_domain::{Effects, RepoError, Timestamp, TokenHash, TokenId, TokenPurpose, UserId};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+
+use super::entities::{one_time_tokens, users};
+use super::{Database, DbError, effects, guarded};
+
+/// Mailed single-use tokens on the pool.
+#[derive(Clone, Debug)]
+pub struct SeaOneTimeTokens(pub(super) Database);
+
+fn to_token(model: one_time_tokens::Model) -> Option<OneTimeToken> {
+    Some(OneTimeToken {
+        id: TokenId::from_uuid(model.id),
+        user_id: UserId::from_uuid(model.user_id),
+        purpose: TokenPurpose::from_stored(&model.purpose)?,
+        token_hash: TokenHash::from_stored(model.token_hash),
+        created_at: model.created_at,
+        expires_at: model.expires_at,
+        consumed_at: model.consumed_at,
+    })
+}
+
+/// Stores a token (inside the caller's transaction).
+pub(super) async fn insert<C: ConnectionTrait>(
+    db: &C,
+    token: &OneTimeToken,
+) -> Result<(), DbError> {
+    let row = one_time_tokens::ActiveModel {
+        id: Set(token.id.as_uuid()),
+        user_id: Set(token.user_id.as_uuid()),
+        purpose: Set(token.purpose.as_str().to_owned()),
+        token_hash: Set(token.token_hash.as_str().to_owned()),
+        created_at: Set(token.created_at),
+        expires_at: Set(token.expires_at),
+        consumed_at: Set(token.consumed_at),
+    };
+    one_time_tokens::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+impl OneTimeTokenRepository for SeaOneTimeTokens {
+    async fn find(
+        &self,
+        hash: &TokenHash,
+        purpose: TokenPurpose,
+    ) -> Result<Option<OneTimeToken>, RepoError> {
+        guarded(async {
+            Ok(one_time_tokens::Entity::find()
+                .filter(one_time_tokens::Column::TokenHash.eq(hash.as_str()))
+                .filter(one_time_tokens::Column::Purpose.eq(purpose.as_str()))
+                .one(&self.0.conn)
+                .await?
+                .and_then(to_token))
+        })
+        .await
+    }
+
+    async fn complete_email_verification(
+        &self,
+        token: TokenId,
+        user: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let won = guarded(async {
+            let txn = self.0.conn.begin().await?;
+            // Compare-and-set: only the first use of the token changes a row.
+            let consumed = one_time_tokens::Entity::update_many()
+                .col_expr(one_time_tokens::Column::ConsumedAt, Expr::value(now))
+                .filter(one_time_tokens::Column::Id.eq(token.as_uuid()))
+                .filter(one_time_tokens::Column::ConsumedAt.is_null())
+                .exec(&txn)
+                .await?;
+            if consumed.rows_affected != 1 {
+                txn.rollback().await?;
+                return Ok(false);
+            }
+            users::Entity::update_many()
+                .col_expr(users::Column::EmailVerified, Expr::value(true))
+                .col_expr(users::Column::UpdatedAt, Expr::value(now))
+                .filter(users::Column::Id.eq(user.as_uuid()))
+                .exec(&txn)
+                .await?;
+            effects::write(&txn, &effects).await?;
+            txn.commit().await?;
+            Ok(true)
+        })
+        .await?;
+        self.0.committed(won && effects.queues_messages());
+        Ok(won)
+    }
+}

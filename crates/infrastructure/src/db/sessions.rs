@@ -1,0 +1,292 @@
+//! The `sessions` aggregate: sessions and their refresh tokens.
+
+use std::net::IpAddr;
+
+use auth_domain::sessions::{
+    RefreshTokenRecord, RevokeReason, RevokeScope, Rotation, SessionRepository,
+};
+use auth_domain::{
+    AccountStatus, Effects, NewSession, RepoError, Session, SessionId, Timestamp, TokenHash,
+    TokenId, UserId,
+};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+
+use super::entities::{refresh_tokens, sessions, users};
+use super::{Database, DbError, effects, guarded, truncate};
+
+/// Sessions and refresh tokens on the pool.
+#[derive(Clone, Debug)]
+pub struct SeaSessions(pub(super) Database);
+
+fn to_session(model: sessions::Model) -> Session {
+    Session {
+        id: SessionId::from_uuid(model.id),
+        user_id: UserId::from_uuid(model.user_id),
+        created_at: model.created_at,
+        last_used_at: model.last_used_at,
+        expires_at: model.expires_at,
+        remember_me: model.remember_me,
+        ip: model.ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
+        user_agent: model.user_agent,
+        revoked_at: model.revoked_at,
+    }
+}
+
+fn refresh_row(
+    id: uuid::Uuid,
+    session: SessionId,
+    hash: &TokenHash,
+    at: Timestamp,
+) -> refresh_tokens::ActiveModel {
+    refresh_tokens::ActiveModel {
+        id: Set(id),
+        session_id: Set(session.as_uuid()),
+        token_hash: Set(hash.as_str().to_owned()),
+        created_at: Set(at),
+        used_at: Set(None),
+        replaced_by: Set(None),
+    }
+}
+
+/// Revokes the user's unrevoked sessions in `scope` (inside the caller's
+/// transaction) and returns the ids this statement marked, so concurrent
+/// revocations report each session once.
+pub(super) async fn revoke_in<C: ConnectionTrait>(
+    db: &C,
+    user: UserId,
+    scope: RevokeScope,
+    reason: RevokeReason,
+    now: Timestamp,
+) -> Result<Vec<SessionId>, DbError> {
+    // Write first, then read back what this statement marked.
+    let mut update = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(now))
+        .col_expr(
+            sessions::Column::RevokedReason,
+            Expr::value(reason.as_str()),
+        )
+        .filter(sessions::Column::UserId.eq(user.as_uuid()))
+        .filter(sessions::Column::RevokedAt.is_null());
+    match scope {
+        RevokeScope::One(id) => update = update.filter(sessions::Column::Id.eq(id.as_uuid())),
+        RevokeScope::AllExcept(id) => update = update.filter(sessions::Column::Id.ne(id.as_uuid())),
+        RevokeScope::All => {}
+    }
+    if update.exec(db).await?.rows_affected == 0 {
+        return Ok(Vec::new());
+    }
+    let mut marked = sessions::Entity::find()
+        .filter(sessions::Column::UserId.eq(user.as_uuid()))
+        .filter(sessions::Column::RevokedAt.eq(now))
+        .filter(sessions::Column::RevokedReason.eq(reason.as_str()));
+    if let RevokeScope::One(id) = scope {
+        marked = marked.filter(sessions::Column::Id.eq(id.as_uuid()));
+    }
+    Ok(marked
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| SessionId::from_uuid(s.id))
+        .collect())
+}
+
+impl SeaSessions {
+    async fn rotate(
+        &self,
+        session: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: &Effects,
+    ) -> Result<Rotation, DbError> {
+        let txn = self.0.conn.begin().await?;
+        // The session must still be live, and its account active, in this
+        // same transaction: writing the session row first also takes its
+        // lock (and SQLite's write lock), so a concurrent revocation or
+        // suspension either lands before (and this rotation fails) or after
+        // (and revokes the successor with the session).
+        let active_users = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(users::Column::Status.eq(AccountStatus::Active.as_str()))
+            .to_owned();
+        let live = sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastUsedAt, Expr::value(now))
+            .filter(sessions::Column::Id.eq(session.as_uuid()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .filter(sessions::Column::UserId.in_subquery(active_users))
+            .exec(&txn)
+            .await?;
+        if live.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(Rotation::SessionEnded);
+        }
+        let next_id = TokenId::generate().as_uuid();
+        // The compare-and-set: only a still-current token changes a row.
+        let rotated = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
+            .col_expr(refresh_tokens::Column::ReplacedBy, Expr::value(next_id))
+            .filter(refresh_tokens::Column::TokenHash.eq(presented.as_str()))
+            .filter(refresh_tokens::Column::SessionId.eq(session.as_uuid()))
+            .filter(refresh_tokens::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if rotated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(Rotation::NotCurrent);
+        }
+        refresh_tokens::Entity::insert(refresh_row(next_id, session, next, now))
+            .exec_without_returning(&txn)
+            .await?;
+        effects::write(&txn, effects).await?;
+        txn.commit().await?;
+        Ok(Rotation::Rotated)
+    }
+}
+
+impl SessionRepository for SeaSessions {
+    async fn create(&self, new: NewSession, effects: Effects) -> Result<(), RepoError> {
+        let NewSession {
+            session,
+            refresh_token_hash,
+        } = new;
+        guarded(async {
+            let txn = self.0.conn.begin().await?;
+            let row = sessions::ActiveModel {
+                id: Set(session.id.as_uuid()),
+                user_id: Set(session.user_id.as_uuid()),
+                created_at: Set(session.created_at),
+                last_used_at: Set(session.last_used_at),
+                expires_at: Set(session.expires_at),
+                remember_me: Set(session.remember_me),
+                ip: Set(session.ip.map(|ip| ip.to_string())),
+                user_agent: Set(session.user_agent.as_deref().map(|ua| truncate(ua, 512))),
+                revoked_at: Set(None),
+                revoked_reason: Set(None),
+            };
+            sessions::Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await?;
+            let token = refresh_row(
+                TokenId::generate().as_uuid(),
+                session.id,
+                &refresh_token_hash,
+                session.created_at,
+            );
+            refresh_tokens::Entity::insert(token)
+                .exec_without_returning(&txn)
+                .await?;
+            effects::write(&txn, &effects).await?;
+            txn.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.0.committed(effects.queues_messages());
+        Ok(())
+    }
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
+        guarded(async {
+            Ok(sessions::Entity::find_by_id(id.as_uuid())
+                .one(&self.0.conn)
+                .await?
+                .map(to_session))
+        })
+        .await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepoError> {
+        guarded(async {
+            let Some(token) = refresh_tokens::Entity::find()
+                .filter(refresh_tokens::Column::TokenHash.eq(hash.as_str()))
+                .one(&self.0.conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let session = sessions::Entity::find_by_id(token.session_id)
+                .one(&self.0.conn)
+                .await?;
+            Ok(session.map(|s| RefreshTokenRecord {
+                session: to_session(s),
+                used_at: token.used_at,
+            }))
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        session: SessionId,
+        presented: &TokenHash,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Rotation, RepoError> {
+        let rotation = guarded(self.rotate(session, presented, next, now, &effects)).await?;
+        self.0
+            .committed(rotation == Rotation::Rotated && effects.queues_messages());
+        Ok(rotation)
+    }
+
+    async fn revoke(
+        &self,
+        user: UserId,
+        scope: RevokeScope,
+        reason: RevokeReason,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Vec<SessionId>, RepoError> {
+        let revoked = guarded(async {
+            let txn = self.0.conn.begin().await?;
+            let revoked = revoke_in(&txn, user, scope, reason, now).await?;
+            if !revoked.is_empty() {
+                effects::write(&txn, &effects).await?;
+            }
+            txn.commit().await?;
+            Ok(revoked)
+        })
+        .await?;
+        self.0
+            .committed(!revoked.is_empty() && effects.queues_messages());
+        Ok(revoked)
+    }
+
+    async fn list_active(&self, user: UserId, now: Timestamp) -> Result<Vec<Session>, RepoError> {
+        guarded(async {
+            Ok(sessions::Entity::find()
+                .filter(sessions::Column::UserId.eq(user.as_uuid()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .filter(sessions::Column::ExpiresAt.gt(now))
+                .order_by_desc(sessions::Column::CreatedAt)
+                .order_by_desc(sessions::Column::Id)
+                .all(&self.0.conn)
+                .await?
+                .into_iter()
+                .map(to_session)
+                .collect())
+        })
+        .await
+    }
+
+    async fn revoked_since(&self, since: Timestamp) -> Result<Vec<SessionId>, RepoError> {
+        guarded(async {
+            Ok(sessions::Entity::find()
+                .filter(sessions::Column::RevokedAt.gte(since))
+                .all(&self.0.conn)
+                .await?
+                .into_iter()
+                .map(|s| SessionId::from_uuid(s.id))
+                .collect())
+        })
+        .await
+    }
+}

@@ -1,0 +1,96 @@
+//! Hot, rebuildable state: the revoked-session list and the refresh grace.
+//! One module per backend — [`memory`] for the embedded mode, [`redis`]
+//! (sorted set + pub/sub) for several instances — and this enum, chosen at
+//! start-up, only hands each call to the backend in use. Either way reads
+//! hit an in-memory [`mirror`], so checking a token costs no round trip;
+//! [`sync`] keeps the mirror complete from the database.
+
+pub mod memory;
+mod mirror;
+pub mod redis;
+pub mod sync;
+
+use std::time::Duration;
+
+use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
+use auth_domain::system::HealthProbe;
+use auth_domain::{RepoError, SessionId, Timestamp, TokenHash};
+
+pub use memory::InProcessHotState;
+pub use redis::RedisHotState;
+
+use crate::system::SharedClock;
+
+/// The hot state of one deployment.
+#[derive(Clone, Debug)]
+pub enum HotState {
+    /// One process: the mirror is the list.
+    InProcess(InProcessHotState),
+    /// Several instances sharing Redis.
+    Redis(RedisHotState),
+}
+
+impl HotState {
+    /// Hot state in this process only.
+    #[must_use]
+    pub fn in_process(clock: SharedClock) -> Self {
+        Self::InProcess(InProcessHotState::new(clock))
+    }
+
+    /// Connects to Redis, subscribes to revocations and loads the current
+    /// list.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached within a few seconds.
+    pub async fn redis(url: &str, key_prefix: &str, clock: SharedClock) -> anyhow::Result<Self> {
+        Ok(Self::Redis(
+            RedisHotState::connect(url, key_prefix, clock).await?,
+        ))
+    }
+}
+
+impl RevocationList for HotState {
+    fn is_revoked(&self, session: SessionId) -> bool {
+        match self {
+            Self::InProcess(hot) => hot.is_revoked(session),
+            Self::Redis(hot) => hot.is_revoked(session),
+        }
+    }
+
+    async fn revoke(&self, sessions: &[SessionId], until: Timestamp) -> Result<(), RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.revoke(sessions, until).await,
+            Self::Redis(hot) => hot.revoke(sessions, until).await,
+        }
+    }
+}
+
+impl RefreshGrace for HotState {
+    async fn remember(
+        &self,
+        presented: &TokenHash,
+        entry: &GraceEntry,
+        ttl: Duration,
+    ) -> Result<(), RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.remember(presented, entry, ttl).await,
+            Self::Redis(hot) => hot.remember(presented, entry, ttl).await,
+        }
+    }
+
+    async fn recall(&self, presented: &TokenHash) -> Result<Option<GraceEntry>, RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.recall(presented).await,
+            Self::Redis(hot) => hot.recall(presented).await,
+        }
+    }
+}
+
+impl HealthProbe for HotState {
+    async fn ping(&self) -> Result<(), RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.ping().await,
+            Self::Redis(hot) => hot.ping().await,
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Several instances' hot state: a Redis sorted set of revoked sessions, a
+//! pub/sub channel that fans revocations out to every instance's mirror,
+//! and the refresh grace as keys with a TTL. Every key carries
+//! `redis.key_prefix`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
+use auth_domain::system::{Clock, HealthProbe};
+use auth_domain::{RepoError, SessionId, Timestamp, TokenHash};
+use fred::clients::SubscriberClient;
+use fred::prelude::*;
+use fred::types::Message;
+use tokio::sync::Notify;
+
+use super::mirror::Mirror;
+use crate::system::SharedClock;
+
+/// A fred error on its way out of this adapter: `?` makes one, `From` makes
+/// a `RepoError` of it. Any Redis failure is an outage to the caller.
+#[derive(Debug)]
+struct RedisError(fred::error::Error);
+
+impl From<fred::error::Error> for RedisError {
+    fn from(err: fred::error::Error) -> Self {
+        Self(err)
+    }
+}
+
+impl From<RedisError> for RepoError {
+    fn from(err: RedisError) -> Self {
+        Self::Unavailable(format!("redis: {}", err.0))
+    }
+}
+
+async fn guarded<T>(op: impl Future<Output = Result<T, RedisError>>) -> Result<T, RepoError> {
+    Ok(op.await?)
+}
+
+/// Redis-backed hot state with a local mirror fed by pub/sub.
+#[derive(Clone)]
+pub struct RedisHotState {
+    client: Client,
+    subscriber: SubscriberClient,
+    pub(super) mirror: Mirror,
+    /// Raised when pub/sub may have lost messages (the listener lagged, the
+    /// subscriber reconnected): the mirror is then reloaded from the database.
+    pub(super) resync_needed: Arc<Notify>,
+    revoked_key: String,
+    channel: String,
+    key_prefix: String,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for RedisHotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisHotState")
+            .field("revoked_key", &self.revoked_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisHotState {
+    /// Connects, subscribes to revocations and loads the current list.
+    ///
+    /// # Errors
+    /// When Redis cannot be reached within a few seconds.
+    pub async fn connect(url: &str, key_prefix: &str, clock: SharedClock) -> anyhow::Result<Self> {
+        let config = Config::from_url(url).map_err(|e| anyhow::anyhow!("redis.url: {e}"))?;
+        let policy = ReconnectPolicy::new_exponential(0, 100, 5_000, 2);
+        let mut builder = Builder::from_config(config);
+        builder
+            .with_connection_config(|c| c.connection_timeout = Duration::from_secs(3))
+            .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(3))
+            .set_policy(policy);
+        let client = builder.build()?;
+        let subscriber = builder.build_subscriber_client()?;
+        let connect = async {
+            client.init().await?;
+            subscriber.init().await?;
+            Ok::<_, fred::error::Error>(())
+        };
+        tokio::time::timeout(Duration::from_secs(5), connect)
+            .await
+            .map_err(|_| anyhow::anyhow!("redis.url: no answer from Redis within 5s"))?
+            .map_err(|e| anyhow::anyhow!("redis.url: cannot connect to Redis: {e}"))?;
+
+        let state = Self {
+            client,
+            subscriber,
+            mirror: Mirror::new(Arc::clone(&clock)),
+            resync_needed: Arc::new(Notify::new()),
+            revoked_key: format!("{key_prefix}revoked_sessions"),
+            channel: format!("{key_prefix}revocations"),
+            key_prefix: key_prefix.to_owned(),
+            clock,
+        };
+        state.subscriber.subscribe(state.channel.clone()).await?;
+        // Re-subscribes after reconnects.
+        let _resubscriber = state.subscriber.manage_subscriptions();
+        state.spawn_listeners();
+        state
+            .load_shared_set()
+            .await
+            .map_err(|e| anyhow::anyhow!("redis: cannot load revoked sessions: {e}"))?;
+        Ok(state)
+    }
+
+    /// The main client's reconnections, after which the shared set is
+    /// rebuilt from the database (a restarted Redis keeps nothing).
+    pub(super) fn reconnects(&self) -> tokio::sync::broadcast::Receiver<Server> {
+        self.client.reconnect_rx()
+    }
+
+    /// Feeds the mirror from pub/sub, and asks for a database resync when
+    /// messages may have been lost.
+    fn spawn_listeners(&self) {
+        let mut messages = self.subscriber.message_rx();
+        let mirror = self.mirror.clone();
+        let resync_needed = Arc::clone(&self.resync_needed);
+        tokio::spawn(async move {
+            loop {
+                match messages.recv().await {
+                    Ok(message) => mirror.insert_all(parse_message(&message)),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            missed,
+                            "revocation messages dropped; resyncing from the database"
+                        );
+                        resync_needed.notify_one();
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        let mut reconnects = self.subscriber.reconnect_rx();
+        let this = self.clone();
+        tokio::spawn(async move {
+            while reconnects.recv().await.is_ok() {
+                // Messages published while disconnected are lost on the wire.
+                this.resync_needed.notify_one();
+                if let Err(err) = this.load_shared_set().await {
+                    tracing::warn!(error = %err, "could not reload revoked sessions after a Redis reconnect");
+                }
+            }
+        });
+    }
+
+    /// Reads the shared set into the mirror.
+    async fn load_shared_set(&self) -> Result<(), RepoError> {
+        let now = self.clock.now().timestamp();
+        let entries: Vec<(String, f64)> = guarded(async {
+            Ok(self
+                .client
+                .zrangebyscore(&self.revoked_key, now as f64, "+inf", true, None)
+                .await?)
+        })
+        .await?;
+        self.mirror.insert_all(
+            entries
+                .into_iter()
+                .filter_map(|(sid, until)| entry(&sid, until as i64)),
+        );
+        Ok(())
+    }
+
+    /// Adds revocations to the shared set and tells every instance.
+    async fn fan_out(&self, sessions: &[SessionId], until: Timestamp) -> Result<(), RepoError> {
+        let score = until.timestamp() as f64;
+        let members: Vec<(f64, String)> = sessions.iter().map(|s| (score, s.to_string())).collect();
+        let now = self.clock.now().timestamp() as f64;
+        let message = sessions
+            .iter()
+            .map(|s| format!("{s}:{}", until.timestamp()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        guarded(async {
+            let _: i64 = self
+                .client
+                .zadd(&self.revoked_key, None, None, false, false, members)
+                .await?;
+            let _: i64 = self
+                .client
+                .zremrangebyscore(&self.revoked_key, "-inf", now)
+                .await?;
+            let _: i64 = self.client.publish(&self.channel, message).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn grace_key(&self, presented: &TokenHash) -> String {
+        format!("{}grace:{}", self.key_prefix, presented.as_str())
+    }
+}
+
+fn entry(sid: &str, until: i64) -> Option<(SessionId, Timestamp)> {
+    Some((
+        sid.parse().ok()?,
+        chrono::DateTime::from_timestamp(until, 0)?,
+    ))
+}
+
+/// Messages are `sid:until` pairs separated by spaces.
+fn parse_message(message: &Message) -> Vec<(SessionId, Timestamp)> {
+    let Some(text) = message.value.as_str() else {
+        return Vec::new();
+    };
+    text.split_whitespace()
+        .filter_map(|pair| pair.split_once(':'))
+        .filter_map(|(sid, until)| entry(sid, until.parse().ok()?))
+        .collect()
+}
+
+impl RevocationList for RedisHotState {
+    fn is_revoked(&self, session: SessionId) -> bool {
+        self.mirror.contains(session)
+    }
+
+    async fn revoke(&self, sessions: &[SessionId], until: Timestamp) -> Result<(), RepoError> {
+        if sessions.is_empty() {
+            return Ok(());
+        }
+        // Our own mirror first: this instance never waits for the echo.
+        self.mirror
+            .insert_all(sessions.iter().map(|session| (*session, until)));
+        // The fan-out runs on its own: the revocation already committed in
+        // the database, and an instance that misses this message reads it
+        // there at its next resync. A slow or unreachable Redis must not
+        // hold up a logout.
+        let state = self.clone();
+        let sessions = sessions.to_vec();
+        tokio::spawn(async move {
+            if let Err(err) = state.fan_out(&sessions, until).await {
+                tracing::warn!(error = %err, count = sessions.len(), "revocation fan-out failed; other instances read it from the database at their next resync");
+            }
+        });
+        Ok(())
+    }
+}
+
+impl RefreshGrace for RedisHotState {
+    async fn remember(
+        &self,
+        presented: &TokenHash,
+        entry: &GraceEntry,
+        ttl: Duration,
+    ) -> Result<(), RepoError> {
+        let value = format!("{} {}", entry.refresh_token, entry.access_token);
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        guarded(async {
+            let _: () = self
+                .client
+                .set(
+                    self.grace_key(presented),
+                    value,
+                    Some(fred::types::Expiration::PX(millis)),
+                    None,
+                    false,
+                )
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recall(&self, presented: &TokenHash) -> Result<Option<GraceEntry>, RepoError> {
+        let value: Option<String> =
+            guarded(async { Ok(self.client.get(self.grace_key(presented)).await?) }).await?;
+        Ok(value.and_then(|v| {
+            let (refresh_token, access_token) = v.split_once(' ')?;
+            Some(GraceEntry {
+                refresh_token: refresh_token.to_owned(),
+                access_token: access_token.to_owned(),
+            })
+        }))
+    }
+}
+
+impl HealthProbe for RedisHotState {
+    async fn ping(&self) -> Result<(), RepoError> {
+        guarded(async {
+            let _: String = self.client.ping(None).await?;
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,67 @@
+//! The outbox worker: runs the relay until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use auth_application::activity::OutboxRelay;
+use auth_domain::activity::{Mailer, OutboxRepository};
+use auth_domain::system::Clock;
+use tokio::sync::Notify;
+
+/// How often, at most, finished messages older than the retention are
+/// deleted (more often when the retention is shorter).
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs the outbox relay until `shutdown` turns true: at once when `wake` is
+/// notified (a message was queued here), when the earliest retry falls due,
+/// and every `poll` for messages queued by other instances.
+///
+/// On shutdown the message being sent is finished (its SMTP exchange is
+/// bounded by `smtp.timeout`) and marked; the rest of its batch is released
+/// to the other instances. The caller bounds the whole wait.
+pub async fn run_outbox_worker<O, M, C>(
+    relay: OutboxRelay<O, M, C>,
+    clock: C,
+    wake: Arc<Notify>,
+    poll: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    O: OutboxRepository,
+    M: Mailer,
+    C: Clock,
+{
+    let mut last_purge: Option<std::time::Instant> = None;
+    let purge_every = PURGE_EVERY.min(relay.retention());
+    loop {
+        let stopping = shutdown.clone();
+        if let Err(err) = relay.deliver_due(|| *stopping.borrow()).await {
+            tracing::warn!(error = %err, "outbox pass failed; will retry");
+        }
+        if *shutdown.borrow() {
+            tracing::info!("outbox worker stopped");
+            return;
+        }
+        if last_purge.is_none_or(|at| at.elapsed() >= purge_every) {
+            match relay.purge_finished().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "finished outbox messages deleted"),
+                Err(err) => tracing::warn!(error = %err, "outbox purge failed; will retry"),
+            }
+            last_purge = Some(std::time::Instant::now());
+        }
+        let next = match relay.next_due_at().await {
+            Ok(Some(at)) => (at - clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(poll),
+            Ok(None) | Err(_) => poll,
+        };
+        // A failed pass or a due message would spin without a floor.
+        let next = next.max(Duration::from_millis(50));
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(next) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}

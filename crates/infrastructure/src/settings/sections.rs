@@ -1,0 +1,322 @@
+//! The sections of the configuration, one struct per `[section]`. Their
+//! defaults are `config/default.toml`, compiled in: the one place a default
+//! is written.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::Settings;
+use super::de::{empty_is_none, empty_is_none_path, humantime_serde, ip_nets};
+
+/// `[http]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Listen address.
+    pub host: IpAddr,
+    /// Listen port; 0 picks a free one.
+    pub port: u16,
+    /// Base URL for links in emails.
+    pub public_url: String,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs or bare addresses).
+    #[serde(deserialize_with = "ip_nets")]
+    pub trusted_proxies: Vec<IpNet>,
+    /// actix-web worker threads; 0 = one per core.
+    pub workers: usize,
+    /// On SIGTERM: how long in-flight requests, and the outbox worker's
+    /// current message, may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for HttpSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().http.clone()
+    }
+}
+
+/// `[database]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Run pending migrations at start-up.
+    pub migrate_on_start: bool,
+    /// Connection pool size.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before answering 503.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().database.clone()
+    }
+}
+
+impl DatabaseSettings {
+    /// Whether the URL names an embedded SQLite database.
+    #[must_use]
+    pub fn is_sqlite(&self) -> bool {
+        self.url.starts_with("sqlite:")
+    }
+}
+
+/// `[redis]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://…`; unset keeps hot state in-process.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub url: Option<String>,
+    /// Prefix of every key, so deployments (and tests) can share a server.
+    pub key_prefix: String,
+    /// How often each instance re-reads recent revocations from the
+    /// database, in case a pub/sub message was lost: the worst-case delay
+    /// before a revocation whose fan-out failed takes effect everywhere.
+    #[serde(with = "humantime_serde")]
+    pub resync_interval: Duration,
+}
+
+impl Default for RedisSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().redis.clone()
+    }
+}
+
+/// Signing algorithm of access tokens.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Ed25519 signatures: public keys can be published.
+    EdDSA,
+    /// HMAC-SHA256: one shared secret, for single-service setups.
+    HS256,
+}
+
+/// `[tokens]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// `iss` of access tokens.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    /// Access-token lifetime.
+    #[serde(with = "humantime_serde")]
+    pub access_ttl: Duration,
+    /// Verification-link lifetime.
+    #[serde(with = "humantime_serde")]
+    pub verify_email_ttl: Duration,
+    /// Reset-link lifetime.
+    #[serde(with = "humantime_serde")]
+    pub reset_ttl: Duration,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    /// `EdDSA` or `HS256`.
+    pub algorithm: Algorithm,
+    /// PEM private key (EdDSA) or secret file (HS256); unset: generated and
+    /// kept under `var/` (refused in production).
+    #[serde(default, deserialize_with = "empty_is_none_path")]
+    pub signing_key_file: Option<PathBuf>,
+}
+
+impl Default for TokenSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().tokens.clone()
+    }
+}
+
+/// `[sessions]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Session lifetime.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Session lifetime with remember-me.
+    #[serde(with = "humantime_serde")]
+    pub remember_me_ttl: Duration,
+    /// A rotated-out refresh token presented again within this window of its
+    /// rotation gets the same successor instead of a reuse alarm (racing
+    /// browser tabs). `0s`: off.
+    #[serde(with = "humantime_serde")]
+    pub refresh_reuse_grace: Duration,
+}
+
+impl Default for SessionSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().sessions.clone()
+    }
+}
+
+/// `[password]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// PBKDF2-HMAC-SHA256 iterations (at least 1000).
+    pub iterations: u32,
+    /// Hashes computed at once; 0 = one per core.
+    pub hash_concurrency: usize,
+    /// Hashes allowed to wait for a thread before requests get 503.
+    pub hash_queue: usize,
+}
+
+impl Default for PasswordSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().password.clone()
+    }
+}
+
+/// How mail leaves the service.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// Write `.eml` files (development).
+    File,
+    /// Send through `[smtp]`.
+    Smtp,
+}
+
+/// `[mail]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// `file` or `smtp`.
+    pub transport: MailTransport,
+    /// Sender, `Name <address>` or a bare address.
+    pub from: String,
+    /// Folder of the file transport.
+    pub dir: PathBuf,
+    /// Delivery attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// Delay after the first failed attempt (doubles each time).
+    #[serde(with = "humantime_serde")]
+    pub retry_base: Duration,
+    /// Longest delay between attempts.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// How often the worker looks for mail queued by other instances.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long sent (or given-up) messages are kept, bodies cleared, before
+    /// they are deleted.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for MailSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().mail.clone()
+    }
+}
+
+/// SMTP connection security.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (local relays and tests only).
+    None,
+    /// Upgrade with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+}
+
+/// `[smtp]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Relay host.
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// `none`, `starttls` or `implicit`.
+    pub tls: SmtpTls,
+    /// Login, if the relay wants one.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub username: Option<String>,
+    /// Password, from the environment.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub password: Option<String>,
+    /// Connect and command timeout.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for SmtpSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().smtp.clone()
+    }
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// `[links]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSettings {
+    /// Verification link, with `{public_url}` and `{token}`.
+    pub verify_email: String,
+    /// Reset link, with `{public_url}` and `{token}`.
+    pub reset_password: String,
+}
+
+impl Default for LinkSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().links.clone()
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` or `json`; unset: `pretty` in development, `json` otherwise.
+    #[serde(default)]
+    pub format: Option<LogFormat>,
+    /// A `tracing` filter such as `info` or `auth=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().log.clone()
+    }
+}

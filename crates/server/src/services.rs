@@ -1,0 +1,169 @@
+//! The adapters of a real deployment plugged into the three context
+//! services, and those services offered to the HTTP layer as its [`App`].
+
+use std::sync::Arc;
+
+use auth_application::AuthSettings;
+use auth_application::accounts::{AccountAdapters, AccountPorts, AccountService};
+use auth_application::health::{HealthCheck, HealthReport};
+use auth_application::sessions::{SessionAdapters, SessionPorts, SessionService};
+use auth_application::sign_in::{SignInAdapters, SignInPorts, SignInService};
+use auth_http::App;
+use auth_infrastructure::db::{
+    Database, SeaAudit, SeaOneTimeTokens, SeaRoles, SeaSessions, SeaUsers,
+};
+use auth_infrastructure::{HotState, JwtTokens, OsRandom, Pbkdf2Hasher, SharedClock};
+
+use crate::telemetry::Prometheus;
+
+/// The port types of a deployment. The database (SQLite or PostgreSQL) and
+/// the hot state (in-process or Redis) are chosen at run time, behind the
+/// same types.
+#[derive(Debug)]
+pub struct ServerPorts;
+
+impl AccountPorts for ServerPorts {
+    type Users = SeaUsers;
+    type OneTimeTokens = SeaOneTimeTokens;
+    type Roles = SeaRoles;
+    type Sessions = SeaSessions;
+    type Revocations = HotState;
+    type Hasher = Pbkdf2Hasher;
+    type Random = OsRandom;
+    type Clock = SharedClock;
+}
+
+impl SignInPorts for ServerPorts {
+    type Users = SeaUsers;
+    type Sessions = SeaSessions;
+    type Roles = SeaRoles;
+    type Audit = SeaAudit;
+    type Hasher = Pbkdf2Hasher;
+    type Tokens = Arc<JwtTokens>;
+    type Random = OsRandom;
+    type Clock = SharedClock;
+}
+
+impl SessionPorts for ServerPorts {
+    type Users = SeaUsers;
+    type Sessions = SeaSessions;
+    type Roles = SeaRoles;
+    type Hot = HotState;
+    type Tokens = Arc<JwtTokens>;
+    type Random = OsRandom;
+    type Clock = SharedClock;
+}
+
+/// Everything the service's handlers call.
+pub struct Services {
+    accounts: AccountService<ServerPorts>,
+    sign_in: SignInService<ServerPorts>,
+    sessions: SessionService<ServerPorts>,
+    health: HealthCheck<Database, HotState>,
+    jwks: String,
+    metrics: Prometheus,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").finish_non_exhaustive()
+    }
+}
+
+/// The adapters the services are built from.
+pub(crate) struct Adapters {
+    pub db: Database,
+    pub hot: HotState,
+    pub hasher: Pbkdf2Hasher,
+    pub tokens: Arc<JwtTokens>,
+    pub clock: SharedClock,
+    pub metrics: Prometheus,
+}
+
+impl Services {
+    /// Wires every context to the deployment's adapters.
+    pub(crate) fn new(adapters: Adapters, settings: &AuthSettings) -> Self {
+        let Adapters {
+            db,
+            hot,
+            hasher,
+            tokens,
+            clock,
+            metrics,
+        } = adapters;
+        let jwks = tokens.jwks().to_string();
+        Self {
+            accounts: AccountService::new(
+                AccountAdapters {
+                    users: db.users(),
+                    one_time_tokens: db.one_time_tokens(),
+                    roles: db.roles(),
+                    sessions: db.sessions(),
+                    revocations: hot.clone(),
+                    hasher: hasher.clone(),
+                    random: OsRandom,
+                    clock: clock.clone(),
+                },
+                settings.clone(),
+            ),
+            sign_in: SignInService::new(
+                SignInAdapters {
+                    users: db.users(),
+                    sessions: db.sessions(),
+                    roles: db.roles(),
+                    audit: db.audit(),
+                    hasher,
+                    tokens: Arc::clone(&tokens),
+                    random: OsRandom,
+                    clock: clock.clone(),
+                },
+                settings,
+            ),
+            sessions: SessionService::new(
+                SessionAdapters {
+                    users: db.users(),
+                    sessions: db.sessions(),
+                    roles: db.roles(),
+                    hot: hot.clone(),
+                    tokens,
+                    random: OsRandom,
+                    clock,
+                },
+                settings.clone(),
+            ),
+            health: HealthCheck::new(db, hot),
+            jwks,
+            metrics,
+        }
+    }
+}
+
+impl App for Services {
+    type Accounts = AccountService<ServerPorts>;
+    type SignIn = SignInService<ServerPorts>;
+    type Sessions = SessionService<ServerPorts>;
+
+    fn accounts(&self) -> &Self::Accounts {
+        &self.accounts
+    }
+
+    fn sign_in(&self) -> &Self::SignIn {
+        &self.sign_in
+    }
+
+    fn sessions(&self) -> &Self::Sessions {
+        &self.sessions
+    }
+
+    async fn health(&self) -> HealthReport {
+        self.health.check().await
+    }
+
+    fn jwks(&self) -> &str {
+        &self.jwks
+    }
+
+    fn metrics(&self) -> String {
+        self.metrics.render()
+    }
+}

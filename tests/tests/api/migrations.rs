@@ -1,0 +1,79 @@
+//! Migrations keep the rows of a database that ran an older version.
+
+use auth_tests::TestEnv;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ConnectionTrait, Database};
+
+/// Users of the comma-separated `users.roles` column keep their roles, now
+/// as `user_roles` rows, and the column is gone; down restores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_move_from_the_column_into_tables_and_back() {
+    let env = TestEnv::new().await;
+    let db = Database::connect(env.database_url.as_str()).await.unwrap();
+    Migrator::up(&db, Some(1)).await.unwrap();
+    let now = chrono::Utc::now();
+    for (email, roles) in [
+        ("plain@example.com", "user"),
+        ("boss@example.com", "user, admin"),
+    ] {
+        let insert = Query::insert()
+            .into_table(Alias::new("users"))
+            .columns(
+                [
+                    "id",
+                    "email",
+                    "email_verified",
+                    "password_hash",
+                    "status",
+                    "roles",
+                    "created_at",
+                    "updated_at",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                uuid::Uuid::now_v7().into(),
+                email.into(),
+                true.into(),
+                "$pbkdf2-sha256$x".into(),
+                "active".into(),
+                roles.into(),
+                now.into(),
+                now.into(),
+            ])
+            .to_owned();
+        db.execute(&insert).await.unwrap();
+    }
+
+    Migrator::up(&db, None).await.unwrap();
+    let granted = |email: &str| {
+        format!(
+            "SELECT COUNT(*) FROM user_roles ur JOIN users u ON u.id = ur.user_id WHERE u.email = '{email}'"
+        )
+    };
+    assert_eq!(env.query_i64(&granted("plain@example.com")).await, 1);
+    assert_eq!(env.query_i64(&granted("boss@example.com")).await, 2);
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.name = 'admin'"
+        )
+        .await,
+        1
+    );
+    assert!(
+        db.execute_unprepared("SELECT roles FROM users")
+            .await
+            .is_err(),
+        "the column is gone"
+    );
+
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(
+        env.query_string("SELECT roles FROM users WHERE email = 'boss@example.com'")
+            .await
+            .split(',')
+            .count(),
+        2
+    );
+}
