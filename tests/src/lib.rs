@@ -12,6 +12,7 @@
 pub mod browser;
 pub mod cut;
 pub mod logs;
+pub mod redis_server;
 pub mod smtp;
 
 use std::path::PathBuf;
@@ -198,6 +199,50 @@ impl TestEnv {
     pub async fn query_string(&self, sql: &str) -> String {
         self.query_one(sql).await
     }
+
+    /// Everything the database holds, as text to search: every row of every
+    /// table as JSON (blobs as hex).
+    pub async fn dump(&self) -> String {
+        let db = self.db().await;
+        let backend = db.get_database_backend();
+        let strings = |sql: String| {
+            let db = db.clone();
+            async move {
+                db.query_all_raw(Statement::from_string(backend, sql))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|row| row.try_get_by_index::<String>(0).unwrap())
+                    .collect::<Vec<String>>()
+            }
+        };
+        let sqlite = self.backend.postgres.is_none();
+        let tables = if sqlite {
+            strings("SELECT name FROM sqlite_master WHERE type = 'table'".to_owned()).await
+        } else {
+            strings("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'".to_owned()).await
+        };
+        let mut dump = String::new();
+        for table in tables {
+            let select = if sqlite {
+                let columns =
+                    strings(format!("SELECT name FROM pragma_table_info('{table}')")).await;
+                let pairs: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END"))
+                    .collect();
+                format!("SELECT json_object({}) FROM \"{table}\"", pairs.join(", "))
+            } else {
+                format!("SELECT row_to_json(t)::text FROM \"{table}\" t")
+            };
+            let rows = strings(select).await;
+            for row in rows {
+                dump.push_str(&row);
+                dump.push('\n');
+            }
+        }
+        dump
+    }
 }
 
 impl Drop for TestEnv {
@@ -362,6 +407,18 @@ impl TestApp {
         self.post(
             "/api/v1/auth/refresh",
             &json!({ "refresh_token": refresh_token }),
+        )
+        .await
+    }
+
+    /// A request from the client address `ip`, as a trusted proxy in front
+    /// would say it (`http.trusted_proxies` must include 127.0.0.1).
+    pub async fn post_from(&self, ip: &str, path: &str, body: &Value) -> Reply {
+        self.send(
+            self.client
+                .post(self.url(path))
+                .header("x-forwarded-for", ip)
+                .json(body),
         )
         .await
     }

@@ -7,8 +7,10 @@ use auth_domain::password::HashError;
 use auth_domain::sessions::SigningError;
 use auth_domain::system::RandomError;
 
-/// A use case could not complete for reasons that are not the caller's fault.
-/// The messages are for logs; responses show none of them.
+/// A use case could not complete for a reason that is not about what the
+/// request asked: a dependency failed, the service sheds load, or the caller
+/// went past a rate limit. The messages are for logs; responses show none of
+/// them.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// A dependency (database, Redis) is down: nothing was changed, retry later.
@@ -18,6 +20,13 @@ pub enum Failure {
     #[error("overloaded")]
     Overloaded {
         /// A reasonable time to wait.
+        retry_after: Duration,
+    },
+    /// The caller went past a rate limit (or its share of the hashing
+    /// pool): retry after the given time.
+    #[error("rate limited")]
+    RateLimited {
+        /// When a slot frees.
         retry_after: Duration,
     },
     /// A bug or a broken deployment.
@@ -38,6 +47,10 @@ impl From<HashError> for Failure {
     fn from(err: HashError) -> Self {
         match err {
             HashError::Busy { retry_after } => Self::Overloaded { retry_after },
+            HashError::ClientBusy { retry_after } => {
+                crate::shared::refused(crate::shared::LimitName::HashShare);
+                Self::RateLimited { retry_after }
+            }
             HashError::Failed(msg) => Self::Internal(msg),
         }
     }

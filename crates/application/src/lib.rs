@@ -23,4 +23,4 @@ mod testing;
 
 pub use failure::Failure;
 pub use settings::AuthSettings;
-pub use shared::{Credentials, Revoker, SessionIssuer, TokenPair};
+pub use shared::{Credentials, Limits, Revoker, SessionIssuer, TokenPair};

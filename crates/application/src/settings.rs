@@ -27,6 +27,8 @@ pub struct AuthSettings {
     pub verify_email_link: String,
     /// Reset link template with `{public_url}` and `{token}`.
     pub reset_password_link: String,
+    /// Rate limits and the login lockout.
+    pub limits: crate::shared::LimitSettings,
 }
 
 /// Kept on top of the longest an access token stays acceptable, so that

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use auth_domain::limits::Window;
 use auth_domain::testing::{
-    FakeHasher, FakeTokens, MemoryAudit, MemoryHot, MemoryOneTimeTokens, MemoryRoles,
-    MemorySessions, MemoryUsers, SequentialRandom, TestClock, World,
+    FakeHasher, FakeTokens, MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens,
+    MemoryRoles, MemorySessions, MemoryUsers, SequentialRandom, TestClock, World,
 };
 use auth_domain::{Email, OutboxPayload, Password, RequestContext, User};
 
@@ -27,6 +28,7 @@ impl AccountPorts for TestPorts {
     type Hasher = FakeHasher;
     type Random = SequentialRandom;
     type Clock = TestClock;
+    type Limiter = MemoryLimiter;
 }
 
 impl SignInPorts for TestPorts {
@@ -38,6 +40,7 @@ impl SignInPorts for TestPorts {
     type Tokens = FakeTokens;
     type Random = SequentialRandom;
     type Clock = TestClock;
+    type Limiter = MemoryLimiter;
 }
 
 impl SessionPorts for TestPorts {
@@ -48,6 +51,8 @@ impl SessionPorts for TestPorts {
     type Tokens = FakeTokens;
     type Random = SequentialRandom;
     type Clock = TestClock;
+    type Limiter = MemoryLimiter;
+    type Audit = MemoryAudit;
 }
 
 /// The defaults of `config/default.toml`.
@@ -63,6 +68,33 @@ pub fn settings() -> AuthSettings {
         public_url: "http://localhost:8001".to_owned(),
         verify_email_link: "{public_url}/verify-email?token={token}".to_owned(),
         reset_password_link: "{public_url}/reset-password?token={token}".to_owned(),
+        limits: crate::shared::LimitSettings {
+            login_failures: Window {
+                max: 5,
+                period: Duration::from_secs(600),
+            },
+            login_block: Duration::from_secs(1800),
+            register: Window {
+                max: 5,
+                period: Duration::from_secs(3600),
+            },
+            forgot_password: Window {
+                max: 3,
+                period: Duration::from_secs(3600),
+            },
+            resend_verification: Window {
+                max: 3,
+                period: Duration::from_secs(3600),
+            },
+            refresh: Window {
+                max: 60,
+                period: Duration::from_secs(60),
+            },
+            change_password_failures: Window {
+                max: 5,
+                period: Duration::from_secs(900),
+            },
+        },
     }
 }
 
@@ -90,6 +122,7 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 hasher: w.hasher(),
                 random: w.random(),
                 clock: w.clock(),
+                limiter: w.limiter(),
             },
             settings.clone(),
         ),
@@ -103,6 +136,7 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 tokens: w.tokens(),
                 random: w.random(),
                 clock: w.clock(),
+                limiter: w.limiter(),
             },
             &settings,
         ),
@@ -115,6 +149,8 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 tokens: w.tokens(),
                 random: w.random(),
                 clock: w.clock(),
+                limiter: w.limiter(),
+                audit: w.audit(),
             },
             settings,
         ),

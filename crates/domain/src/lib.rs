@@ -14,6 +14,7 @@ pub mod activity;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod password;
 pub mod sessions;
 pub mod system;
@@ -25,8 +26,8 @@ pub mod testing;
 pub use access::Role;
 pub use accounts::{AccountStatus, OneTimeToken, SignInRefusal, TokenPurpose, User};
 pub use activity::{
-    AuditEvent, AuditEventType, Effects, EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus,
-    RequestContext,
+    AuditEvent, AuditEventType, AuditPage, Effects, EmailMessage, OutboxMessage, OutboxPayload,
+    OutboxStatus, RequestContext,
 };
 pub use email::{Email, EmailError};
 pub use error::RepoError;

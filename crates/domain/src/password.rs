@@ -184,6 +184,12 @@ pub enum HashError {
         /// A reasonable time to wait.
         retry_after: Duration,
     },
+    /// This client already holds its fair share of the pool.
+    #[error("this client holds its share of the hashing pool")]
+    ClientBusy {
+        /// A reasonable time to wait.
+        retry_after: Duration,
+    },
     /// The stored hash is unreadable or the hasher failed.
     #[error("password hashing failed: {0}")]
     Failed(String),
@@ -202,12 +208,14 @@ pub enum PasswordCheck {
 }
 
 /// Slow, salted password hashing. Implementations keep the CPU-bound work off
-/// the request threads.
+/// the request threads, and let no one `client` (a client key) hold more
+/// than a fair share of the pool.
 pub trait PasswordHasher: Send + Sync + 'static {
     /// Hashes with the current parameters.
     fn hash(
         &self,
         password: Password,
+        client: &str,
     ) -> impl Future<Output = Result<PasswordHash, HashError>> + Send;
 
     /// Checks a password against a stored hash.
@@ -215,6 +223,7 @@ pub trait PasswordHasher: Send + Sync + 'static {
         &self,
         password: Password,
         hash: PasswordHash,
+        client: &str,
     ) -> impl Future<Output = Result<PasswordCheck, HashError>> + Send;
 
     /// A valid hash of no one's password, to verify against when an account

@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use auth_application::accounts::Accounts;
+use auth_application::activity::Activity;
 use auth_application::health::HealthReport;
 use auth_application::sessions::Sessions;
 use auth_application::sign_in::SignIn;
@@ -17,6 +18,8 @@ pub trait App: Send + Sync + 'static {
     type SignIn: SignIn;
     /// The `sessions` context.
     type Sessions: Sessions;
+    /// The `activity` context.
+    type Activity: Activity;
 
     /// Registration, verification, the current user, password change.
     fn accounts(&self) -> &Self::Accounts;
@@ -24,6 +27,8 @@ pub trait App: Send + Sync + 'static {
     fn sign_in(&self) -> &Self::SignIn;
     /// Tokens, refresh, logout, the session list.
     fn sessions(&self) -> &Self::Sessions;
+    /// The audit trail.
+    fn activity(&self) -> &Self::Activity;
     /// Pings the dependencies.
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
     /// The public JWKS document, rendered once.

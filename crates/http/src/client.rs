@@ -71,19 +71,33 @@ fn forwarded_for(req: &HttpRequest) -> Option<String> {
 #[derive(Clone, Debug)]
 pub struct Client(pub RequestContext);
 
+/// Whether the request came straight from a trusted proxy.
+#[must_use]
+pub fn from_trusted_proxy(req: &HttpRequest) -> bool {
+    let peer = req.peer_addr().map(|a| a.ip());
+    req.app_data::<web::Data<TrustedProxies>>()
+        .is_some_and(|proxies| peer.is_some_and(|p| proxies.trusts(p)))
+}
+
+/// The client address of a request, as API.md defines it.
+#[must_use]
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip());
+    // Borrowed, not cloned: this runs on every request.
+    match req.app_data::<web::Data<TrustedProxies>>() {
+        Some(proxies) if peer.is_some_and(|p| proxies.trusts(p)) => {
+            proxies.client_ip(peer, forwarded_for(req).as_deref())
+        }
+        _ => peer,
+    }
+}
+
 impl FromRequest for Client {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let peer = req.peer_addr().map(|a| a.ip());
-        // Borrowed, not cloned: this runs on every request.
-        let ip = match req.app_data::<web::Data<TrustedProxies>>() {
-            Some(proxies) if peer.is_some_and(|p| proxies.trusts(p)) => {
-                proxies.client_ip(peer, forwarded_for(req).as_deref())
-            }
-            _ => peer,
-        };
+        let ip = client_ip(req);
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)

@@ -30,6 +30,16 @@ fn declares_json(req: &HttpRequest) -> bool {
         })
 }
 
+/// Query strings: a malformed or unknown parameter is a 422 naming it.
+#[must_use]
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req: &HttpRequest| {
+        let message = err.to_string();
+        let field = message.split('`').nth(1).unwrap_or("query").to_owned();
+        ApiError::invalid_field(&field, "invalid_query", message).into()
+    })
+}
+
 /// An optional JSON body: empty means `None`. For endpoints whose body may be
 /// left out entirely (refresh and logout read a cookie instead).
 ///

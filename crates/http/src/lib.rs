@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod activity;
 mod app;
 pub mod auth;
 pub mod client;

@@ -8,12 +8,16 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::accounts::{ChangePasswordBody, RegisterBody, VerifyEmailBody};
+use crate::activity::{AuditEventDto, AuditPageDto};
 use crate::dto::{TokenPairDto, UserDto, UserEnvelope};
 use crate::error::{FieldError, ProblemDetails};
 use crate::sessions::{IntrospectionDto, RefreshBody, SessionDto, SessionsDto, ValidateBody};
 use crate::sign_in::LoginBody;
-use crate::system::{CheckStatus, HealthChecks, HealthDto};
-use crate::{accounts, docs, sessions, sign_in, system};
+use crate::system::{
+    CheckStatus, HealthChecks, HealthDetails, HealthDto, LimiterDto, OutboxDto, OverallStatus,
+    ProbeDto,
+};
+use crate::{accounts, activity, docs, sessions, sign_in, system};
 
 /// The document.
 #[derive(OpenApi)]
@@ -38,6 +42,7 @@ use crate::{accounts, docs, sessions, sign_in, system};
         accounts::change_password,
         sessions::validate,
         sessions::verify_token,
+        activity::audit,
         system::health,
         system::metrics,
         system::jwks,
@@ -46,8 +51,10 @@ use crate::{accounts, docs, sessions, sign_in, system};
     ),
     components(schemas(
         RegisterBody, VerifyEmailBody, LoginBody, UserDto, UserEnvelope, TokenPairDto,
-        HealthDto, HealthChecks, CheckStatus, ProblemDetails, FieldError,
+        HealthDto, HealthChecks, CheckStatus, OverallStatus, HealthDetails, ProbeDto, OutboxDto,
+        LimiterDto, ProblemDetails, FieldError,
         RefreshBody, ChangePasswordBody, ValidateBody, IntrospectionDto, SessionDto, SessionsDto,
+        AuditEventDto, AuditPageDto,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -1,6 +1,8 @@
-//! Request ids and access logs: every response carries `X-Request-Id`, every
-//! problem body the same id, every access-log line the route pattern (never a
-//! path that may carry a token).
+//! Request ids, access logs and HTTP metrics: every response carries
+//! `X-Request-Id`, every problem body the same id, every access-log line the
+//! route pattern (never a path that may carry a token), the client IP and the
+//! latency; `http_requests_total` and `http_request_duration_seconds` count
+//! by route pattern and status, so label values stay bounded.
 
 use std::time::Instant;
 
@@ -23,8 +25,13 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Accepts a sane incoming id (from a gateway) or makes one.
+/// Accepts a sane incoming id from a trusted proxy (a gateway that already
+/// logged it) or makes one: a client cannot choose the id that ties log
+/// lines together.
 fn id_for(req: &ServiceRequest) -> String {
+    if !crate::client::from_trusted_proxy(req.request()) {
+        return uuid::Uuid::now_v7().to_string();
+    }
     req.headers()
         .get(&HEADER)
         .and_then(|v| v.to_str().ok())
@@ -50,6 +57,7 @@ pub async fn middleware(
         .scope(id.clone(), async move {
             let started = Instant::now();
             let method = req.method().clone();
+            let client = crate::client::client_ip(req.request());
             // Handler and extractor errors arrive here as responses already;
             // an `Err` would come from a middleware further in, of which there
             // is none. (Cloning the request to answer it would break actix's
@@ -63,11 +71,19 @@ pub async fn middleware(
                 .request()
                 .match_pattern()
                 .unwrap_or_else(|| "<unmatched>".to_owned());
-            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let elapsed = started.elapsed().as_secs_f64();
+            let elapsed_ms = elapsed * 1000.0;
+            let labels = [
+                ("method", method.to_string()),
+                ("route", route.clone()),
+                ("status", status.to_string()),
+            ];
+            metrics::counter!("http_requests_total", &labels).increment(1);
+            metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed);
             if status >= 500 {
-                tracing::error!(request_id = %id, %method, route, status, elapsed_ms, "request");
+                tracing::error!(request_id = %id, %method, route, status, elapsed_ms, client_ip = ?client, "request");
             } else {
-                tracing::info!(request_id = %id, %method, route, status, elapsed_ms, "request");
+                tracing::info!(request_id = %id, %method, route, status, elapsed_ms, client_ip = ?client, "request");
             }
             Ok(response)
         })

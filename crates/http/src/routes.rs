@@ -11,7 +11,7 @@ use actix_web::{FromRequest, Handler, Responder, Route, web};
 use crate::app::App;
 use crate::auth::{AppAuthenticator, BearerAuthenticator};
 use crate::client::TrustedProxies;
-use crate::{accounts, docs, openapi, sessions, sign_in, system};
+use crate::{accounts, activity, docs, openapi, sessions, sign_in, system};
 
 /// One route: method, path (OpenAPI syntax) and its handler.
 pub struct RouteEntry {
@@ -100,6 +100,7 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             "/api/v1/auth/verify-token",
             sessions::verify_token,
         ),
+        entry(Method::GET, "/api/v1/auth/audit", activity::audit::<A>),
         entry(Method::GET, "/health", system::health::<A>),
         entry(Method::GET, "/metrics", system::metrics::<A>),
         entry(Method::GET, "/.well-known/jwks.json", system::jwks::<A>),
@@ -164,6 +165,7 @@ pub fn app<A: App>(
         .app_data(web::Data::from(authenticator))
         .app_data(crate::json::config())
         .app_data(web::PathConfig::default())
+        .app_data(crate::json::query_config())
         .configure(configure::<A>)
         .configure(docs::configure_assets)
         .default_service(web::to(system::not_found))

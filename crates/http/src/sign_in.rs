@@ -64,6 +64,9 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => Self::new(ErrorCode::InvalidCredentials),
             LoginError::EmailNotVerified => Self::new(ErrorCode::EmailNotVerified),
             LoginError::Suspended => Self::new(ErrorCode::AccountSuspended),
+            LoginError::Blocked { retry_after } => {
+                Self::retry_later(ErrorCode::TooManyAttempts, retry_after)
+            }
             LoginError::Failed(failure) => failure.into(),
         }
     }
@@ -87,6 +90,14 @@ mod tests {
                 "email_not_verified",
             ),
             (LoginError::Suspended.into(), 403, "account_suspended"),
+            (
+                LoginError::Blocked {
+                    retry_after: std::time::Duration::from_secs(90),
+                }
+                .into(),
+                429,
+                "too_many_attempts",
+            ),
         ];
         for (err, status, code) in cases {
             assert_eq!(err.code().status().as_u16(), status, "{code}");

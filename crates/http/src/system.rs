@@ -5,6 +5,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use auth_application::health::Probe;
+
 use crate::app::App;
 use crate::error::{ApiError, ErrorCode};
 
@@ -33,30 +35,113 @@ pub struct HealthChecks {
     pub redis: CheckStatus,
 }
 
+/// The service as a whole.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OverallStatus {
+    /// Every dependency answers.
+    Ok,
+    /// Serving without Redis: tokens validate from the local mirror, limits
+    /// count in this process.
+    Degraded,
+    /// The database does not answer: 503.
+    Unavailable,
+}
+
+/// One dependency, measured.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeDto {
+    /// Whether it answered.
+    pub status: CheckStatus,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: f64,
+}
+
+impl From<Probe> for ProbeDto {
+    fn from(probe: Probe) -> Self {
+        Self {
+            status: probe.ok.into(),
+            latency_ms: (probe.latency.as_secs_f64() * 1e6).round() / 1e3,
+        }
+    }
+}
+
+/// The outbox's backlog.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OutboxDto {
+    /// Messages waiting for delivery (`null` when the database is down).
+    pub pending: Option<u64>,
+    /// Messages given up on after their last attempt.
+    pub failed: Option<u64>,
+}
+
+/// Where rate limits are counted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LimiterDto {
+    /// `shared` (Redis), `in-process` (embedded mode) or `fallback`
+    /// (Redis unreachable: counted in this process until it returns).
+    pub mode: String,
+}
+
+/// Each dependency with its latency, the outbox and the limiter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthDetails {
+    /// The database.
+    pub database: ProbeDto,
+    /// The hot store.
+    pub redis: ProbeDto,
+    /// The outbox.
+    pub outbox: OutboxDto,
+    /// The rate limiter.
+    pub rate_limiter: LimiterDto,
+}
+
 /// `GET /health`
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthDto {
-    /// `ok` when every check passed.
-    pub status: CheckStatus,
-    /// The checks.
+    /// `ok`, `degraded` (serving without Redis) or `unavailable`.
+    pub status: OverallStatus,
+    /// Each dependency: `ok` or `unavailable`.
     pub checks: HealthChecks,
+    /// The same, measured, with the outbox backlog and the limiter's mode.
+    pub details: HealthDetails,
 }
 
-/// Liveness and dependency checks.
+/// Liveness and dependency checks. 503 only when the database is down:
+/// without Redis the service still serves, degraded.
 #[utoipa::path(
     get, path = "/health", tag = "system",
     responses(
-        (status = 200, description = "Every dependency answers", body = HealthDto),
-        (status = 503, description = "A dependency is down", body = HealthDto),
+        (status = 200, description = "Serving (`ok`, or `degraded` without Redis)", body = HealthDto),
+        (status = 503, description = "The database does not answer", body = HealthDto,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn health<A: App>(app: web::Data<A>) -> HttpResponse {
     let report = app.health().await;
+    let status = if !report.healthy() {
+        OverallStatus::Unavailable
+    } else if report.degraded() {
+        OverallStatus::Degraded
+    } else {
+        OverallStatus::Ok
+    };
     let body = HealthDto {
-        status: report.healthy().into(),
+        status,
         checks: HealthChecks {
+            database: report.database.ok.into(),
+            redis: report.hot_store.ok.into(),
+        },
+        details: HealthDetails {
             database: report.database.into(),
             redis: report.hot_store.into(),
+            outbox: OutboxDto {
+                pending: report.outbox.map(|b| b.pending),
+                failed: report.outbox.map(|b| b.failed),
+            },
+            rate_limiter: LimiterDto {
+                mode: report.limiter.as_str().to_owned(),
+            },
         },
     };
     if report.healthy() {

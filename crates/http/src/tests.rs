@@ -10,7 +10,8 @@ use auth_application::accounts::{
     AccountView, Accounts, ChangePasswordError, ChangePasswordRequest, CurrentUserError,
     RegisterError, RegisterRequest, VerifyEmailError,
 };
-use auth_application::health::HealthReport;
+use auth_application::activity::Activity;
+use auth_application::health::{HealthReport, Probe};
 use auth_application::sessions::{LogoutError, RefreshError, SessionError, Sessions};
 use auth_application::sign_in::{LoginError, LoginRequest, SignIn};
 use auth_application::{Failure, TokenPair};
@@ -54,6 +55,7 @@ fn pair(remember_me: bool) -> TokenPair {
 #[derive(Default)]
 struct Fake {
     login_fails: bool,
+    database_up: bool,
     refreshed_with: Mutex<Vec<Option<String>>>,
     logged_out_with: Mutex<Vec<(Option<String>, Option<String>)>>,
 }
@@ -138,10 +140,25 @@ impl Sessions for Fake {
     }
 }
 
+impl Activity for Fake {
+    async fn audit_trail(
+        &self,
+        _: UserId,
+        _: Option<auth_domain::EventId>,
+        _: Option<u32>,
+    ) -> Result<auth_domain::AuditPage, Failure> {
+        Ok(auth_domain::AuditPage {
+            events: Vec::new(),
+            next_before: None,
+        })
+    }
+}
+
 impl App for Fake {
     type Accounts = Self;
     type SignIn = Self;
     type Sessions = Self;
+    type Activity = Self;
     fn accounts(&self) -> &Self {
         self
     }
@@ -151,10 +168,19 @@ impl App for Fake {
     fn sessions(&self) -> &Self {
         self
     }
+    fn activity(&self) -> &Self {
+        self
+    }
     async fn health(&self) -> HealthReport {
+        let probe = |ok| Probe {
+            ok,
+            latency: std::time::Duration::from_micros(1500),
+        };
         HealthReport {
-            database: true,
-            hot_store: false,
+            database: probe(self.database_up),
+            hot_store: probe(false),
+            outbox: None,
+            limiter: auth_domain::limits::LimiterMode::Fallback,
         }
     }
     fn jwks(&self) -> &str {
@@ -290,13 +316,26 @@ async fn logout_hands_bearer_and_cookie_to_the_use_case_and_clears_the_cookie() 
 }
 
 #[actix_web::test]
-async fn health_reports_each_dependency_and_503_when_one_is_down() {
+async fn health_is_degraded_without_redis_and_503_without_the_database() {
+    let (_, service) = serve!(Fake {
+        database_up: true,
+        ..Fake::default()
+    });
+    let response =
+        test::call_service(&service, TestRequest::get().uri("/health").to_request()).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["redis"], "unavailable");
+    assert_eq!(body["details"]["database"]["latency_ms"], 1.5);
+    assert_eq!(body["details"]["rate_limiter"]["mode"], "fallback");
+
     let (_, service) = serve!(Fake::default());
     let response =
         test::call_service(&service, TestRequest::get().uri("/health").to_request()).await;
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value = test::read_body_json(response).await;
-    assert_eq!(body["checks"]["database"], "ok");
-    assert_eq!(body["checks"]["redis"], "unavailable");
+    assert_eq!(body["status"], "unavailable");
 }

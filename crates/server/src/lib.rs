@@ -33,6 +33,7 @@ pub struct Application {
     outbox_worker: JoinHandle<()>,
     stop_outbox: tokio::sync::watch::Sender<bool>,
     shutdown_timeout: std::time::Duration,
+    gauges: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Application {
@@ -70,6 +71,7 @@ impl Application {
             settings.password.iterations,
             concurrency,
             settings.password.hash_queue,
+            settings.password.hash_queue_per_client,
         )?;
         let auth_settings = auth_settings(&settings);
         // Sessions revoked while this instance was away still have live
@@ -105,6 +107,7 @@ impl Application {
             outbox_stopping,
         ));
 
+        let gauges = telemetry::spawn_gauges(db.sessions(), db.outbox(), clock.clone());
         let services = Services::new(
             services::Adapters {
                 db,
@@ -142,6 +145,7 @@ impl Application {
             outbox_worker,
             stop_outbox,
             shutdown_timeout,
+            gauges,
         })
     }
 
@@ -163,6 +167,7 @@ impl Application {
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.gauges.abort();
         // Let the message being sent finish, within the same bound as the
         // in-flight requests; a message cut off is retried after its lease.
         let _ = self.stop_outbox.send(true);
@@ -199,5 +204,37 @@ fn auth_settings(settings: &Settings) -> AuthSettings {
         public_url: settings.http.public_url.trim_end_matches('/').to_owned(),
         verify_email_link: settings.links.verify_email.clone(),
         reset_password_link: settings.links.reset_password.clone(),
+        limits: limit_settings(&settings.limits),
+    }
+}
+
+fn limit_settings(limits: &settings::LimitSettings) -> auth_application::shared::LimitSettings {
+    use auth_domain::limits::Window;
+    auth_application::shared::LimitSettings {
+        login_failures: Window {
+            max: limits.login_failures,
+            period: limits.login_failure_window,
+        },
+        login_block: limits.login_block,
+        register: Window {
+            max: limits.register_per_ip,
+            period: limits.register_window,
+        },
+        forgot_password: Window {
+            max: limits.forgot_password_per_email,
+            period: limits.forgot_password_window,
+        },
+        resend_verification: Window {
+            max: limits.resend_verification_per_email,
+            period: limits.resend_verification_window,
+        },
+        refresh: Window {
+            max: limits.refresh_per_session,
+            period: limits.refresh_window,
+        },
+        change_password_failures: Window {
+            max: limits.change_password_failures,
+            period: limits.change_password_failure_window,
+        },
     }
 }

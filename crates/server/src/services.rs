@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use auth_application::AuthSettings;
 use auth_application::accounts::{AccountAdapters, AccountPorts, AccountService};
+use auth_application::activity::{ActivityPorts, ActivityService};
 use auth_application::health::{HealthCheck, HealthReport};
 use auth_application::sessions::{SessionAdapters, SessionPorts, SessionService};
 use auth_application::sign_in::{SignInAdapters, SignInPorts, SignInService};
 use auth_http::App;
 use auth_infrastructure::db::{
-    Database, SeaAudit, SeaOneTimeTokens, SeaRoles, SeaSessions, SeaUsers,
+    Database, SeaAudit, SeaOneTimeTokens, SeaOutbox, SeaRoles, SeaSessions, SeaUsers,
 };
 use auth_infrastructure::{HotState, JwtTokens, OsRandom, Pbkdf2Hasher, SharedClock};
 
@@ -31,6 +32,7 @@ impl AccountPorts for ServerPorts {
     type Hasher = Pbkdf2Hasher;
     type Random = OsRandom;
     type Clock = SharedClock;
+    type Limiter = HotState;
 }
 
 impl SignInPorts for ServerPorts {
@@ -42,6 +44,7 @@ impl SignInPorts for ServerPorts {
     type Tokens = Arc<JwtTokens>;
     type Random = OsRandom;
     type Clock = SharedClock;
+    type Limiter = HotState;
 }
 
 impl SessionPorts for ServerPorts {
@@ -52,6 +55,12 @@ impl SessionPorts for ServerPorts {
     type Tokens = Arc<JwtTokens>;
     type Random = OsRandom;
     type Clock = SharedClock;
+    type Limiter = HotState;
+    type Audit = SeaAudit;
+}
+
+impl ActivityPorts for ServerPorts {
+    type Audit = SeaAudit;
 }
 
 /// Everything the service's handlers call.
@@ -59,7 +68,8 @@ pub struct Services {
     accounts: AccountService<ServerPorts>,
     sign_in: SignInService<ServerPorts>,
     sessions: SessionService<ServerPorts>,
-    health: HealthCheck<Database, HotState>,
+    activity: ActivityService<ServerPorts>,
+    health: HealthCheck<Database, HotState, SeaOutbox, HotState>,
     jwks: String,
     metrics: Prometheus,
 }
@@ -103,6 +113,7 @@ impl Services {
                     hasher: hasher.clone(),
                     random: OsRandom,
                     clock: clock.clone(),
+                    limiter: hot.clone(),
                 },
                 settings.clone(),
             ),
@@ -116,6 +127,7 @@ impl Services {
                     tokens: Arc::clone(&tokens),
                     random: OsRandom,
                     clock: clock.clone(),
+                    limiter: hot.clone(),
                 },
                 settings,
             ),
@@ -128,10 +140,13 @@ impl Services {
                     tokens,
                     random: OsRandom,
                     clock,
+                    limiter: hot.clone(),
+                    audit: db.audit(),
                 },
                 settings.clone(),
             ),
-            health: HealthCheck::new(db, hot),
+            activity: ActivityService::new(db.audit()),
+            health: HealthCheck::new(db.clone(), hot.clone(), db.outbox(), hot),
             jwks,
             metrics,
         }
@@ -142,6 +157,7 @@ impl App for Services {
     type Accounts = AccountService<ServerPorts>;
     type SignIn = SignInService<ServerPorts>;
     type Sessions = SessionService<ServerPorts>;
+    type Activity = ActivityService<ServerPorts>;
 
     fn accounts(&self) -> &Self::Accounts {
         &self.accounts
@@ -153,6 +169,10 @@ impl App for Services {
 
     fn sessions(&self) -> &Self::Sessions {
         &self.sessions
+    }
+
+    fn activity(&self) -> &Self::Activity {
+        &self.activity
     }
 
     async fn health(&self) -> HealthReport {

@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use auth_domain::system::Clock as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets, in seconds: from a cached token check (~µs) to a hash
@@ -59,4 +60,33 @@ pub fn prometheus() -> anyhow::Result<Prometheus> {
             })?;
     }
     Ok(Prometheus(HANDLE.get().cloned().unwrap_or(handle)))
+}
+
+/// How often the gauges read from the database are refreshed.
+const GAUGE_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Refreshes the gauges that count rows: active sessions and the outbox
+/// backlog. A task, not a read per scrape, so a slow database never slows
+/// `/metrics`.
+pub fn spawn_gauges<S, O>(
+    sessions: S,
+    outbox: O,
+    clock: auth_infrastructure::SharedClock,
+) -> tokio::task::JoinHandle<()>
+where
+    S: auth_domain::sessions::SessionRepository,
+    O: auth_domain::activity::OutboxRepository,
+{
+    tokio::spawn(async move {
+        loop {
+            if let Ok(active) = sessions.count_active(clock.now()).await {
+                metrics::gauge!("auth_active_sessions").set(active as f64);
+            }
+            if let Ok(backlog) = outbox.backlog().await {
+                metrics::gauge!("auth_email_outbox_pending").set(backlog.pending as f64);
+                metrics::gauge!("auth_email_outbox_failed").set(backlog.failed as f64);
+            }
+            tokio::time::sleep(GAUGE_INTERVAL).await;
+        }
+    })
 }

@@ -3,6 +3,7 @@
 //! `AUTH_TEST_DATABASE_URL` and `AUTH_TEST_REDIS_URL`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod abuse;
 mod errors;
 mod flow;
 mod hardening;
@@ -10,6 +11,7 @@ mod logs;
 mod mail;
 mod migrations;
 mod multi_instance;
+mod observability;
 mod outage;
 mod sessions;
 mod store_contract;

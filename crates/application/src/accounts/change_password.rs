@@ -54,9 +54,10 @@ impl<P: AccountPorts> AccountService<P> {
             .ok_or(ChangePasswordError::Unauthenticated)?;
         let check = self
             .credentials
-            .verify(request.current_password, user.password_hash.clone())
+            .verify(request.current_password, user.password_hash.clone(), ctx)
             .await?;
         if check == PasswordCheck::Mismatch {
+            self.wrong_current_password(claims, ctx).await?;
             return Err(ChangePasswordError::InvalidCredentials);
         }
         let violations = self
@@ -65,7 +66,7 @@ impl<P: AccountPorts> AccountService<P> {
         if !violations.is_empty() {
             return Err(ChangePasswordError::WeakPassword(violations));
         }
-        let hash = self.credentials.hash(request.new_password).await?;
+        let hash = self.credentials.hash(request.new_password, ctx).await?;
         let now = self.clock.now();
         let event = AuditEvent::new(AuditEventType::PasswordChanged, Some(user.id), ctx, now)
             .with("session_id", claims.session_id.to_string());
@@ -82,7 +83,38 @@ impl<P: AccountPorts> AccountService<P> {
             .await
             .map_err(Failure::from)?;
         self.revoker.publish(&revoked).await;
-        tracing::info!(user_id = %user.id, revoked = revoked.len(), event = "password.changed", "password changed");
+        Ok(())
+    }
+
+    /// A wrong `current_password` with this session's token: counted per
+    /// session; too many end the session, so a stolen access token cannot
+    /// keep guessing.
+    async fn wrong_current_password(
+        &self,
+        claims: &AccessClaims,
+        ctx: &RequestContext,
+    ) -> Result<(), Failure> {
+        tracing::info!(user_id = %claims.user_id, session_id = %claims.session_id, ip = ?ctx.ip, user_agent = ?ctx.user_agent, event = "password.change_failed", "wrong current password");
+        if !self.limits.change_password_failed(claims.session_id).await {
+            return Ok(());
+        }
+        let event = AuditEvent::new(
+            AuditEventType::SessionRevoked,
+            Some(claims.user_id),
+            ctx,
+            self.clock.now(),
+        )
+        .with("session_id", claims.session_id.to_string())
+        .with("reason", RevokeReason::PasswordGuessing.as_str());
+        self.revoker
+            .revoke(
+                claims.user_id,
+                RevokeScope::One(claims.session_id),
+                RevokeReason::PasswordGuessing,
+                Effects::event(event),
+            )
+            .await?;
+        tracing::warn!(user_id = %claims.user_id, session_id = %claims.session_id, "session revoked after repeated wrong current passwords");
         Ok(())
     }
 }
@@ -93,6 +125,41 @@ mod tests {
     use crate::accounts::Accounts;
     use crate::sessions::Sessions;
     use crate::testing::{STRONG_PASSWORD, harness, verified_login};
+
+    #[tokio::test]
+    async fn five_wrong_current_passwords_end_the_session() {
+        let h = harness();
+        let here = verified_login(&h, "ola@example.com").await;
+        let claims = h.sessions.authenticate(&here.access_token).expect("valid");
+        let wrong = || ChangePasswordRequest {
+            current_password: Password::new("Nope-Nope-42".into()),
+            new_password: Password::new("Brand-New-Horse-77".into()),
+        };
+        for _ in 0..4 {
+            assert!(matches!(
+                h.accounts
+                    .change_password(&claims, wrong(), &RequestContext::default())
+                    .await,
+                Err(ChangePasswordError::InvalidCredentials)
+            ));
+            assert!(h.sessions.authenticate(&here.access_token).is_ok());
+        }
+        assert!(matches!(
+            h.accounts
+                .change_password(&claims, wrong(), &RequestContext::default())
+                .await,
+            Err(ChangePasswordError::InvalidCredentials)
+        ));
+        assert!(
+            h.sessions.authenticate(&here.access_token).is_err(),
+            "the fifth wrong password revoked the session"
+        );
+        assert!(h.world.lock().events.iter().any(|e| {
+            e.kind == AuditEventType::SessionRevoked
+                && e.details
+                    .contains(&("reason".to_owned(), "password_guessing".to_owned()))
+        }));
+    }
 
     #[tokio::test]
     async fn change_password_keeps_the_current_session_only() {

@@ -11,6 +11,7 @@ use std::future::Future;
 
 use auth_domain::access::RoleRepository;
 use auth_domain::accounts::{OneTimeTokenRepository, UserRepository};
+use auth_domain::limits::RateLimiter;
 use auth_domain::password::PasswordHasher;
 use auth_domain::sessions::{RevocationList, SessionRepository};
 use auth_domain::system::{Clock, SecureRandom};
@@ -20,7 +21,7 @@ pub use change_password::{ChangePasswordError, ChangePasswordRequest};
 pub use register::{RegisterError, RegisterRequest};
 pub use verify_email::VerifyEmailError;
 
-use crate::{AuthSettings, Credentials, Failure, Revoker};
+use crate::{AuthSettings, Credentials, Failure, Limits, Revoker};
 
 /// An account as the API shows it: the user and their global roles.
 #[derive(Clone, Debug)]
@@ -92,6 +93,8 @@ pub trait AccountPorts: Send + Sync + 'static {
     type Random: SecureRandom + Clone;
     /// Time.
     type Clock: Clock + Clone;
+    /// Rate limits.
+    type Limiter: RateLimiter + Clone;
 }
 
 /// The adapters an [`AccountService`] is built from.
@@ -113,6 +116,8 @@ pub struct AccountAdapters<P: AccountPorts> {
     pub random: P::Random,
     /// Time.
     pub clock: P::Clock,
+    /// Rate limits.
+    pub limiter: P::Limiter,
 }
 
 /// The `accounts` use cases.
@@ -122,6 +127,7 @@ pub struct AccountService<P: AccountPorts> {
     roles: P::Roles,
     credentials: Credentials<P::Hasher>,
     revoker: Revoker<P::Sessions, P::Revocations, P::Clock>,
+    limits: Limits<P::Limiter>,
     random: P::Random,
     clock: P::Clock,
     settings: AuthSettings,
@@ -146,6 +152,7 @@ impl<P: AccountPorts> AccountService<P> {
             hasher,
             random,
             clock,
+            limiter,
         } = adapters;
         Self {
             users,
@@ -153,6 +160,7 @@ impl<P: AccountPorts> AccountService<P> {
             roles,
             credentials: Credentials::new(hasher),
             revoker: Revoker::new(sessions, revocations, clock.clone(), &settings),
+            limits: Limits::new(limiter, settings.limits.clone()),
             random,
             clock,
             settings,
@@ -171,7 +179,14 @@ impl<P: AccountPorts> Accounts for AccountService<P> {
         request: RegisterRequest,
         ctx: &RequestContext,
     ) -> Result<AccountView, RegisterError> {
-        self.register_account(request, ctx).await
+        let started = std::time::Instant::now();
+        let result = self.register_account(request, ctx).await;
+        metrics::histogram!("auth_operation_duration_seconds", "operation" => "register")
+            .record(started.elapsed().as_secs_f64());
+        if result.is_ok() {
+            metrics::counter!("auth_registrations_total").increment(1);
+        }
+        result
     }
 
     async fn verify_email(

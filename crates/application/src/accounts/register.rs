@@ -44,6 +44,8 @@ impl<P: AccountPorts> AccountService<P> {
         request: RegisterRequest,
         ctx: &RequestContext,
     ) -> Result<AccountView, RegisterError> {
+        // Every attempt counts, before any work.
+        self.limits.register(ctx).await?;
         let violations = self
             .credentials
             .violations(&request.password, &request.email);
@@ -60,7 +62,7 @@ impl<P: AccountPorts> AccountService<P> {
         {
             return Err(RegisterError::EmailTaken);
         }
-        let password_hash = self.credentials.hash(request.password).await?;
+        let password_hash = self.credentials.hash(request.password, ctx).await?;
         let now = self.clock.now();
         let user = User::register(request.email, password_hash, now);
 
@@ -105,10 +107,7 @@ impl<P: AccountPorts> AccountService<P> {
             effects,
         };
         match self.users.create(account).await {
-            Ok(()) => {
-                tracing::info!(user_id = %user.id, event = "user.registered", "user registered");
-                Ok(AccountView { user, roles })
-            }
+            Ok(()) => Ok(AccountView { user, roles }),
             Err(CreateUserError::EmailTaken) => Err(RegisterError::EmailTaken),
             Err(CreateUserError::Repo(err)) => Err(Failure::from(err).into()),
         }
@@ -206,6 +205,40 @@ mod tests {
             .await
             .expect_err("dup");
         assert!(matches!(err, RegisterError::EmailTaken));
+    }
+
+    #[tokio::test]
+    async fn the_sixth_registration_from_one_client_within_the_hour_is_refused() {
+        let h = harness();
+        let ctx = RequestContext {
+            ip: Some("198.51.100.4".parse().expect("ip")),
+            user_agent: None,
+        };
+        for i in 0..5 {
+            h.accounts
+                .register(request(&format!("u{i}@example.com"), STRONG_PASSWORD), &ctx)
+                .await
+                .expect("admitted");
+        }
+        let sixth = h
+            .accounts
+            .register(request("u5@example.com", STRONG_PASSWORD), &ctx)
+            .await;
+        assert!(
+            matches!(
+                sixth,
+                Err(RegisterError::Failed(Failure::RateLimited { retry_after })) if retry_after.as_secs() == 3600
+            ),
+            "{sixth:?}"
+        );
+        assert_eq!(h.world.lock().users.len(), 5, "nothing stored");
+        h.world.advance(std::time::Duration::from_secs(3601));
+        assert!(
+            h.accounts
+                .register(request("u5@example.com", STRONG_PASSWORD), &ctx)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -51,7 +51,6 @@ impl<P: AccountPorts> AccountService<P> {
         if !won {
             return Err(VerifyEmailError::Invalid);
         }
-        tracing::info!(user_id = %token.user_id, event = "email.verified", "email verified");
         let user = self
             .users
             .find_by_id(token.user_id)

@@ -1,6 +1,8 @@
-//! The `activity` context: the outbox relay that delivers what changes
-//! queued. (The audit trail's reader and domain events land here too.)
+//! The `activity` context: the audit trail's reader, and the outbox relay
+//! that delivers what changes queued. (Domain events land here too.)
 
 mod relay;
+mod trail;
 
 pub use relay::{DeliveryReport, OutboxRelay, RetryPolicy};
+pub use trail::{Activity, ActivityPorts, ActivityService, DEFAULT_PAGE, MAX_PAGE};

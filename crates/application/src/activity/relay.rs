@@ -122,11 +122,12 @@ impl<O: OutboxRepository, M: Mailer, C: Clock> OutboxRelay<O, M, C> {
     ) -> Result<(), RepoError> {
         let attempts = message.attempts.saturating_add(1);
         let kind = message.payload.kind();
-        match self.send(&message.payload).await {
+        let outcome = match self.send(&message.payload).await {
             Ok(()) => {
                 self.outbox.mark_sent(message, self.clock.now()).await?;
                 tracing::info!(message_id = %message.id, kind, attempts, "outbox message delivered");
                 report.sent += 1;
+                "sent"
             }
             Err(err) if attempts >= self.policy.max_attempts => {
                 self.outbox
@@ -134,6 +135,7 @@ impl<O: OutboxRepository, M: Mailer, C: Clock> OutboxRelay<O, M, C> {
                     .await?;
                 tracing::error!(message_id = %message.id, kind, attempts, error = %err, "outbox delivery failed for good");
                 report.failed += 1;
+                "failed"
             }
             Err(err) => {
                 let next = after(self.clock.now(), self.policy.backoff(attempts));
@@ -142,7 +144,11 @@ impl<O: OutboxRepository, M: Mailer, C: Clock> OutboxRelay<O, M, C> {
                     .await?;
                 tracing::warn!(message_id = %message.id, kind, attempts, retry_at = %next, error = %err, "outbox delivery failed, will retry");
                 report.retried += 1;
+                "retried"
             }
+        };
+        if kind == "email" {
+            metrics::counter!("auth_email_delivery_total", "outcome" => outcome).increment(1);
         }
         Ok(())
     }

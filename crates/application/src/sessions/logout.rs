@@ -136,7 +136,6 @@ impl<P: SessionPorts> SessionService<P> {
             .revoker
             .revoke(user, scope, reason, Effects::event(event))
             .await?;
-        tracing::info!(user_id = %user, count = revoked.len(), event = kind.as_str(), "sessions revoked");
         Ok(revoked)
     }
 }

@@ -10,6 +10,8 @@ use std::future::Future;
 
 use auth_domain::access::RoleRepository;
 use auth_domain::accounts::UserRepository;
+use auth_domain::activity::AuditLog;
+use auth_domain::limits::RateLimiter;
 use auth_domain::sessions::{
     AccessTokenIssuer, AccessTokenVerifier, RefreshGrace, RevocationList, SessionRepository,
     TokenRejection,
@@ -20,7 +22,7 @@ use auth_domain::{AccessClaims, RequestContext, Session, UserId};
 pub use logout::{LogoutError, SessionError};
 pub use refresh::RefreshError;
 
-use crate::{AuthSettings, Failure, Revoker, SessionIssuer, TokenPair};
+use crate::{AuthSettings, Failure, Limits, Revoker, SessionIssuer, TokenPair};
 
 /// What the HTTP layer may ask of the `sessions` context.
 pub trait Sessions: Send + Sync + 'static {
@@ -82,6 +84,10 @@ pub trait SessionPorts: Send + Sync + 'static {
     type Random: SecureRandom + Clone;
     /// Time.
     type Clock: Clock + Clone;
+    /// The refresh rate limit.
+    type Limiter: RateLimiter + Clone;
+    /// The audit trail, for refusals that change nothing else.
+    type Audit: AuditLog + Clone;
 }
 
 /// The session issuer over this context's ports.
@@ -110,6 +116,10 @@ pub struct SessionAdapters<P: SessionPorts> {
     pub random: P::Random,
     /// Time.
     pub clock: P::Clock,
+    /// The refresh rate limit.
+    pub limiter: P::Limiter,
+    /// The audit trail.
+    pub audit: P::Audit,
 }
 
 /// The `sessions` use cases.
@@ -120,6 +130,8 @@ pub struct SessionService<P: SessionPorts> {
     tokens: P::Tokens,
     issuer: Issuer<P>,
     revoker: Revoker<P::Sessions, P::Hot, P::Clock>,
+    limits: Limits<P::Limiter>,
+    audit: P::Audit,
     clock: P::Clock,
     settings: AuthSettings,
 }
@@ -142,8 +154,12 @@ impl<P: SessionPorts> SessionService<P> {
             tokens,
             random,
             clock,
+            limiter,
+            audit,
         } = adapters;
         Self {
+            limits: Limits::new(limiter, settings.limits.clone()),
+            audit,
             issuer: SessionIssuer::new(
                 sessions.clone(),
                 roles,
@@ -165,7 +181,11 @@ impl<P: SessionPorts> SessionService<P> {
 
 impl<P: SessionPorts> Sessions for SessionService<P> {
     fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
-        self.check_access_token(token)
+        let started = std::time::Instant::now();
+        let result = self.check_access_token(token);
+        metrics::histogram!("auth_operation_duration_seconds", "operation" => "verify_token")
+            .record(started.elapsed().as_secs_f64());
+        result
     }
 
     async fn refresh(
@@ -173,7 +193,20 @@ impl<P: SessionPorts> Sessions for SessionService<P> {
         presented: Option<&str>,
         ctx: &RequestContext,
     ) -> Result<TokenPair, RefreshError> {
-        self.rotate(presented, ctx).await
+        let started = std::time::Instant::now();
+        let result = self.rotate(presented, ctx).await;
+        metrics::histogram!("auth_operation_duration_seconds", "operation" => "refresh")
+            .record(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(_) => "rotated",
+            Err(RefreshError::Invalid) => "invalid",
+            Err(RefreshError::Reused) => "reused",
+            Err(RefreshError::Suspended) => "suspended",
+            Err(RefreshError::Failed(Failure::RateLimited { .. })) => "rate_limited",
+            Err(RefreshError::Failed(_)) => "unavailable",
+        };
+        metrics::counter!("auth_token_refresh_total", "outcome" => outcome).increment(1);
+        result
     }
 
     async fn logout(

@@ -2,6 +2,7 @@
 //! one, answer racing tabs from the grace window.
 
 use auth_domain::accounts::UserRepository;
+use auth_domain::activity::AuditLog;
 use auth_domain::sessions::{
     GraceEntry, RefreshGrace, RevokeReason, RevokeScope, Rotation, SessionRepository,
 };
@@ -43,16 +44,30 @@ impl<P: SessionPorts> SessionService<P> {
             .and_then(OpaqueToken::from_presented)
             .ok_or(RefreshError::Invalid)?
             .hash();
-        let record = self
+        let Some(record) = self
             .sessions
             .find_refresh_token(&presented)
             .await
             .map_err(Failure::from)?
-            .ok_or(RefreshError::Invalid)?;
+        else {
+            tracing::info!(ip = ?ctx.ip, user_agent = ?ctx.user_agent, event = "token.refresh_failed", reason = "unknown_token", "refresh refused");
+            return Err(RefreshError::Invalid);
+        };
         let now = self.clock.now();
         let session = record.session;
         if !session.is_active(now) {
+            tracing::info!(session_id = %session.id, ip = ?ctx.ip, event = "token.refresh_failed", reason = "session_ended", "refresh refused");
             return Err(RefreshError::Invalid);
+        }
+        if let Err(limited) = self.limits.refresh(session.id).await {
+            let event =
+                AuditEvent::new(AuditEventType::RateLimited, Some(session.user_id), ctx, now)
+                    .with("limit", "refresh")
+                    .with("session_id", session.id.to_string());
+            if let Err(err) = self.audit.record(event).await {
+                tracing::warn!(error = %err, "could not record an audit event");
+            }
+            return Err(limited.into());
         }
         if let Some(used_at) = record.used_at {
             if self.within_grace(used_at, now)
@@ -105,7 +120,6 @@ impl<P: SessionPorts> SessionService<P> {
                 tracing::warn!(error = %err, "could not keep the refresh grace entry");
             }
         }
-        tracing::info!(user_id = %pair.user.id, session_id = %pair.session.id, event = "token.refreshed", "refresh token rotated");
         Ok(pair)
     }
 
@@ -227,6 +241,43 @@ mod tests {
             )
             .await;
         assert!(matches!(result, Err(RefreshError::Suspended)));
+    }
+
+    #[tokio::test]
+    async fn sixty_one_refreshes_in_a_minute_are_too_many() {
+        let h = harness();
+        let mut pair = verified_login(&h, "rita@example.com").await;
+        let ctx = RequestContext::default();
+        for _ in 0..60 {
+            pair = h
+                .sessions
+                .refresh(Some(pair.refresh_token.expose()), &ctx)
+                .await
+                .expect("rotated");
+        }
+        let limited = h
+            .sessions
+            .refresh(Some(pair.refresh_token.expose()), &ctx)
+            .await;
+        assert!(matches!(
+            limited,
+            Err(RefreshError::Failed(Failure::RateLimited { .. }))
+        ));
+        assert!(
+            h.world
+                .lock()
+                .events
+                .iter()
+                .any(|e| e.kind == AuditEventType::RateLimited && e.user_id == Some(pair.user.id))
+        );
+        h.world.advance(Duration::from_secs(61));
+        assert!(
+            h.sessions
+                .refresh(Some(pair.refresh_token.expose()), &ctx)
+                .await
+                .is_ok(),
+            "the token is still good"
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The password policy and the slow hashing behind one name.
 
 use auth_domain::password::{PasswordCheck, PasswordHasher};
-use auth_domain::{Email, Password, PasswordHash, PasswordPolicy, PolicyViolation};
+use auth_domain::{Email, Password, PasswordHash, PasswordPolicy, PolicyViolation, RequestContext};
 
 use crate::Failure;
 
@@ -37,8 +37,15 @@ impl<H: PasswordHasher> Credentials<H> {
     ///
     /// # Errors
     /// [`Failure::Overloaded`] when the hashing pool sheds load.
-    pub async fn hash(&self, password: Password) -> Result<PasswordHash, Failure> {
-        Ok(self.hasher.hash(password).await?)
+    pub async fn hash(
+        &self,
+        password: Password,
+        ctx: &RequestContext,
+    ) -> Result<PasswordHash, Failure> {
+        let started = std::time::Instant::now();
+        let hash = self.hasher.hash(password, &ctx.client_key()).await?;
+        record_hash_time(started);
+        Ok(hash)
     }
 
     /// Checks a password against a stored hash; an over-long password is a
@@ -50,11 +57,18 @@ impl<H: PasswordHasher> Credentials<H> {
         &self,
         password: Password,
         hash: PasswordHash,
+        ctx: &RequestContext,
     ) -> Result<PasswordCheck, Failure> {
         if self.is_too_long(&password) {
             return Ok(PasswordCheck::Mismatch);
         }
-        Ok(self.hasher.verify(password, hash).await?)
+        let started = std::time::Instant::now();
+        let check = self
+            .hasher
+            .verify(password, hash, &ctx.client_key())
+            .await?;
+        record_hash_time(started);
+        Ok(check)
     }
 
     /// Spends the same work as a real verification, for a request about an
@@ -62,11 +76,23 @@ impl<H: PasswordHasher> Credentials<H> {
     ///
     /// # Errors
     /// [`Failure::Overloaded`] when the hashing pool sheds load.
-    pub async fn verify_nobody(&self, password: Password) -> Result<(), Failure> {
+    pub async fn verify_nobody(
+        &self,
+        password: Password,
+        ctx: &RequestContext,
+    ) -> Result<(), Failure> {
+        let started = std::time::Instant::now();
         let _ = self
             .hasher
-            .verify(password, self.hasher.dummy_hash())
+            .verify(password, self.hasher.dummy_hash(), &ctx.client_key())
             .await?;
+        record_hash_time(started);
         Ok(())
     }
+}
+
+/// Time from asking the pool to the answer, queueing included.
+fn record_hash_time(started: std::time::Instant) {
+    metrics::histogram!("auth_operation_duration_seconds", "operation" => "hash_password")
+        .record(started.elapsed().as_secs_f64());
 }

@@ -32,9 +32,31 @@ pub enum LoginError {
     /// Right password, but the account may not log in.
     #[error("account suspended")]
     Suspended,
-    /// A dependency failed; no session was created.
+    /// The client failed too often recently and is blocked.
+    #[error("blocked after too many failed logins")]
+    Blocked {
+        /// What is left of the block.
+        retry_after: std::time::Duration,
+    },
+    /// A dependency failed (or the client went past its share of the
+    /// hashing pool); no session was created.
     #[error(transparent)]
     Failed(#[from] Failure),
+}
+
+impl LoginError {
+    /// The `reason` label of `auth_login_failure_total`.
+    #[must_use]
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::Suspended => "account_suspended",
+            Self::Blocked { .. } => "blocked",
+            Self::Failed(Failure::RateLimited { .. }) => "rate_limited",
+            Self::Failed(_) => "unavailable",
+        }
+    }
 }
 
 impl<P: SignInPorts> SignInService<P> {
@@ -49,6 +71,13 @@ impl<P: SignInPorts> SignInService<P> {
         request: LoginRequest,
         ctx: &RequestContext,
     ) -> Result<TokenPair, LoginError> {
+        // Before any work: a blocked client costs no lookup and no hash,
+        // whatever email it tries and even with the right password.
+        if let Some(retry_after) = self.limits.login_blocked(ctx).await {
+            crate::shared::refused(crate::shared::LimitName::LoginLockout);
+            tracing::info!(ip = ?ctx.ip, "login refused: client blocked");
+            return Err(LoginError::Blocked { retry_after });
+        }
         // Decided before the lookup: no account can have such a password,
         // and refusing it for a known email while hashing for an unknown one
         // would tell them apart by timing.
@@ -62,39 +91,40 @@ impl<P: SignInPorts> SignInService<P> {
             .await
             .map_err(Failure::from)?;
         let Some(user) = user else {
-            self.credentials.verify_nobody(request.password).await?;
+            self.credentials
+                .verify_nobody(request.password, ctx)
+                .await?;
             self.login_failed(None, "unknown_email", ctx).await;
             return Err(LoginError::InvalidCredentials);
         };
         let check = self
             .credentials
-            .verify(request.password.clone(), user.password_hash.clone())
+            .verify(request.password.clone(), user.password_hash.clone(), ctx)
             .await?;
         let PasswordCheck::Match { needs_rehash } = check else {
             self.login_failed(Some(&user), "wrong_password", ctx).await;
             return Err(LoginError::InvalidCredentials);
         };
         if let Err(refusal) = user.may_sign_in() {
+            // The right password: not a failure the lockout counts.
             let (reason, error) = match refusal {
                 SignInRefusal::Suspended => ("account_suspended", LoginError::Suspended),
                 SignInRefusal::EmailNotVerified => {
                     ("email_not_verified", LoginError::EmailNotVerified)
                 }
             };
-            self.login_failed(Some(&user), reason, ctx).await;
+            self.record_refusal(Some(&user), reason, ctx).await;
             return Err(error);
         }
         if needs_rehash {
-            self.upgrade_hash(&user, request.password).await;
+            self.upgrade_hash(&user, request.password, ctx).await;
         }
-        let pair = self.issuer.open(user, request.remember_me, ctx).await?;
-        tracing::info!(user_id = %pair.user.id, session_id = %pair.session.id, event = "login.succeeded", "login succeeded");
-        Ok(pair)
+        Ok(self.issuer.open(user, request.remember_me, ctx).await?)
     }
 
     /// Replaces an outdated hash. Best effort: the login succeeds regardless.
-    async fn upgrade_hash(&self, user: &User, password: Password) {
-        let result = match self.credentials.hash(password).await {
+    async fn upgrade_hash(&self, user: &User, password: Password, ctx: &RequestContext) {
+        let result = match self.credentials.hash(password, ctx).await {
             Ok(hash) => self
                 .users
                 .set_password_hash(user.id, &hash, self.clock.now())
@@ -112,9 +142,22 @@ impl<P: SignInPorts> SignInService<P> {
         }
     }
 
-    /// Records a failed login. Best effort: an audit outage does not turn a
-    /// 401 into a 503.
+    /// A failed proof of identity: recorded, and counted against the
+    /// client; the failure that completes the window blocks the client.
     async fn login_failed(&self, user: Option<&User>, reason: &str, ctx: &RequestContext) {
+        self.record_refusal(user, reason, ctx).await;
+        if self.limits.login_failed(ctx).await {
+            let block = self.limits.login_block();
+            tracing::warn!(ip = ?ctx.ip, blocked_secs = block.as_secs(), "client blocked after failed logins");
+            let event = AuditEvent::new(AuditEventType::IpBlocked, None, ctx, self.clock.now())
+                .with("blocked_secs", block.as_secs().to_string());
+            self.record(event).await;
+        }
+    }
+
+    /// Records `login.failed`. Best effort: an audit outage does not turn a
+    /// 401 into a 503.
+    async fn record_refusal(&self, user: Option<&User>, reason: &str, ctx: &RequestContext) {
         let event = AuditEvent::new(
             AuditEventType::LoginFailed,
             user.map(|u| u.id),
@@ -122,9 +165,12 @@ impl<P: SignInPorts> SignInService<P> {
             self.clock.now(),
         )
         .with("reason", reason);
-        tracing::info!(user_id = ?user.map(|u| u.id.to_string()), reason, event = "login.failed", "login failed");
+        self.record(event).await;
+    }
+
+    async fn record(&self, event: AuditEvent) {
         if let Err(err) = self.audit.record(event).await {
-            tracing::warn!(error = %err, "could not record login.failed audit event");
+            tracing::warn!(error = %err, "could not record an audit event");
         }
     }
 }
@@ -265,6 +311,65 @@ mod tests {
             )
             .await;
         assert!(matches!(right, Err(LoginError::EmailNotVerified)));
+    }
+
+    #[tokio::test]
+    async fn five_failures_block_the_client_even_for_the_right_password() {
+        let h = harness();
+        verified(&h, "gil@example.com").await;
+        let ctx = RequestContext {
+            ip: Some("203.0.113.9".parse().expect("ip")),
+            user_agent: None,
+        };
+        for email in [
+            "gil@example.com",
+            "x@example.com",
+            "y@example.com",
+            "gil@example.com",
+            "z@example.com",
+        ] {
+            let result = h
+                .sign_in
+                .login(login(email, "Wrong-Password-123"), &ctx)
+                .await;
+            assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+        }
+        let before = h.world.lock().verifications;
+        let right = h
+            .sign_in
+            .login(login("gil@example.com", STRONG_PASSWORD), &ctx)
+            .await;
+        assert!(
+            matches!(right, Err(LoginError::Blocked { retry_after }) if retry_after.as_secs() == 30 * 60)
+        );
+        assert_eq!(
+            h.world.lock().verifications,
+            before,
+            "refused before any hash"
+        );
+        let blocked = h
+            .world
+            .lock()
+            .events
+            .iter()
+            .filter(|e| e.kind == AuditEventType::IpBlocked)
+            .count();
+        assert_eq!(blocked, 1);
+        // Another client is not concerned; the block ends on time.
+        let elsewhere = RequestContext::default();
+        assert!(
+            h.sign_in
+                .login(login("gil@example.com", STRONG_PASSWORD), &elsewhere)
+                .await
+                .is_ok()
+        );
+        h.world.advance(std::time::Duration::from_secs(30 * 60 + 1));
+        assert!(
+            h.sign_in
+                .login(login("gil@example.com", STRONG_PASSWORD), &ctx)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]

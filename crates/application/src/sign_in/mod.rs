@@ -9,13 +9,14 @@ use auth_domain::RequestContext;
 use auth_domain::access::RoleRepository;
 use auth_domain::accounts::UserRepository;
 use auth_domain::activity::AuditLog;
+use auth_domain::limits::RateLimiter;
 use auth_domain::password::PasswordHasher;
 use auth_domain::sessions::{AccessTokenIssuer, SessionRepository};
 use auth_domain::system::{Clock, SecureRandom};
 
 pub use login::{LoginError, LoginRequest};
 
-use crate::{AuthSettings, Credentials, SessionIssuer, TokenPair};
+use crate::{AuthSettings, Credentials, Limits, SessionIssuer, TokenPair};
 
 /// What the HTTP layer may ask of the `sign_in` context.
 pub trait SignIn: Send + Sync + 'static {
@@ -45,6 +46,8 @@ pub trait SignInPorts: Send + Sync + 'static {
     type Random: SecureRandom + Clone;
     /// Time.
     type Clock: Clock + Clone;
+    /// The login lockout.
+    type Limiter: RateLimiter + Clone;
 }
 
 /// The session issuer over this context's ports.
@@ -75,6 +78,8 @@ pub struct SignInAdapters<P: SignInPorts> {
     pub random: P::Random,
     /// Time.
     pub clock: P::Clock,
+    /// The login lockout.
+    pub limiter: P::Limiter,
 }
 
 /// The `sign_in` use cases.
@@ -83,6 +88,7 @@ pub struct SignInService<P: SignInPorts> {
     audit: P::Audit,
     credentials: Credentials<P::Hasher>,
     issuer: Issuer<P>,
+    limits: Limits<P::Limiter>,
     clock: P::Clock,
 }
 
@@ -105,12 +111,14 @@ impl<P: SignInPorts> SignInService<P> {
             tokens,
             random,
             clock,
+            limiter,
         } = adapters;
         Self {
             users,
             audit,
             credentials: Credentials::new(hasher),
             issuer: SessionIssuer::new(sessions, roles, tokens, random, clock.clone(), settings),
+            limits: Limits::new(limiter, settings.limits.clone()),
             clock,
         }
     }
@@ -122,6 +130,17 @@ impl<P: SignInPorts> SignIn for SignInService<P> {
         request: LoginRequest,
         ctx: &RequestContext,
     ) -> Result<TokenPair, LoginError> {
-        self.password_login(request, ctx).await
+        let started = std::time::Instant::now();
+        let result = self.password_login(request, ctx).await;
+        metrics::histogram!("auth_operation_duration_seconds", "operation" => "login")
+            .record(started.elapsed().as_secs_f64());
+        match &result {
+            Ok(_) => metrics::counter!("auth_login_success_total").increment(1),
+            Err(err) => {
+                metrics::counter!("auth_login_failure_total", "reason" => err.reason())
+                    .increment(1);
+            }
+        }
+        result
     }
 }

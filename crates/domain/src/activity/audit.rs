@@ -61,6 +61,28 @@ impl AuditEventType {
             Self::PasswordReset => "password.reset",
         }
     }
+    /// Parses a stored name; `None` for a type this build does not know.
+    #[must_use]
+    pub fn from_stored(name: &str) -> Option<Self> {
+        match name {
+            "user.registered" => Some(Self::UserRegistered),
+            "email.verification_sent" => Some(Self::EmailVerificationSent),
+            "email.verified" => Some(Self::EmailVerified),
+            "login.succeeded" => Some(Self::LoginSucceeded),
+            "login.failed" => Some(Self::LoginFailed),
+            "ip.blocked" => Some(Self::IpBlocked),
+            "rate_limited" => Some(Self::RateLimited),
+            "token.refreshed" => Some(Self::TokenRefreshed),
+            "token.reuse_detected" => Some(Self::TokenReuseDetected),
+            "logout" => Some(Self::Logout),
+            "session.revoked" => Some(Self::SessionRevoked),
+            "sessions.revoked_all" => Some(Self::SessionsRevokedAll),
+            "password.changed" => Some(Self::PasswordChanged),
+            "password.reset_requested" => Some(Self::PasswordResetRequested),
+            "password.reset" => Some(Self::PasswordReset),
+            _ => None,
+        }
+    }
 }
 
 /// Who made a request: recorded with every audit event.
@@ -70,6 +92,26 @@ pub struct RequestContext {
     pub ip: Option<IpAddr>,
     /// Client user agent.
     pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    /// The key limits count the client by: its IPv4 address, or the /64 of
+    /// its IPv6 address (one subscriber usually holds a whole /64, so
+    /// counting single v6 addresses would let it rotate past every limit).
+    #[must_use]
+    pub fn client_key(&self) -> String {
+        match self.ip {
+            Some(IpAddr::V4(v4)) => v4.to_string(),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+            None => "unknown".to_owned(),
+        }
+    }
 }
 
 /// One security event. Never holds a password, token or hash.
@@ -90,6 +132,15 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Non-secret key/value details (reason, session id, …).
     pub details: Vec<(String, String)>,
+}
+
+/// A page of a user's audit trail, newest first.
+#[derive(Clone, Debug)]
+pub struct AuditPage {
+    /// The events.
+    pub events: Vec<AuditEvent>,
+    /// The cursor of the next (older) page; `None` on the last page.
+    pub next_before: Option<EventId>,
 }
 
 impl AuditEvent {
@@ -117,5 +168,28 @@ impl AuditEvent {
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
         self.details.push((key.to_owned(), value.into()));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(ip: &str) -> String {
+        RequestContext {
+            ip: Some(ip.parse().expect("ip")),
+            user_agent: None,
+        }
+        .client_key()
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:bbbb::9"), key("2001:db8:1:2:aaaa::1"));
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(RequestContext::default().client_key(), "unknown");
     }
 }

@@ -5,9 +5,9 @@ mod audit;
 mod outbox;
 mod ports;
 
-pub use audit::{AuditEvent, AuditEventType, RequestContext};
+pub use audit::{AuditEvent, AuditEventType, AuditPage, RequestContext};
 pub use outbox::{EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus};
-pub use ports::{AuditLog, MailError, Mailer, OutboxRepository};
+pub use ports::{AuditLog, MailError, Mailer, OutboxBacklog, OutboxRepository};
 
 /// The side effects of a state change: its audit events and the messages it
 /// queues. Every repository write takes them and stores them in the

@@ -3,7 +3,9 @@
 
 use std::future::Future;
 
-use crate::{AuditEvent, EmailMessage, MessageId, OutboxMessage, RepoError, Timestamp};
+use crate::{
+    AuditEvent, EmailMessage, EventId, MessageId, OutboxMessage, RepoError, Timestamp, UserId,
+};
 
 /// The audit trail. Most events are written with the change they record
 /// (see [`crate::Effects`]); this records those that change nothing else, such
@@ -11,6 +13,15 @@ use crate::{AuditEvent, EmailMessage, MessageId, OutboxMessage, RepoError, Times
 pub trait AuditLog: Send + Sync + 'static {
     /// Appends an event.
     fn record(&self, event: AuditEvent) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// The user's events older than `before` (all when `None`), newest
+    /// first, at most `limit`.
+    fn list_for_user(
+        &self,
+        user: UserId,
+        before: Option<EventId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>, RepoError>> + Send;
 }
 
 /// The delivery side of the transactional outbox. Messages are written by
@@ -65,8 +76,17 @@ pub trait OutboxRepository: Send + Sync + 'static {
     /// When the earliest pending message falls due, if any.
     fn next_due_at(&self) -> impl Future<Output = Result<Option<Timestamp>, RepoError>> + Send;
 
-    /// Number of messages not yet delivered nor given up on.
-    fn pending_count(&self) -> impl Future<Output = Result<u64, RepoError>> + Send;
+    /// How many messages wait for delivery, and how many were given up on.
+    fn backlog(&self) -> impl Future<Output = Result<OutboxBacklog, RepoError>> + Send;
+}
+
+/// The outbox's backlog, for `/health` and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Waiting for (another) delivery attempt.
+    pub pending: u64,
+    /// Given up on after the last attempt.
+    pub failed: u64,
 }
 
 /// Delivers email. Used only by the outbox relay, never by a use case.

@@ -43,6 +43,9 @@ pub enum RevokeReason {
     PasswordChanged,
     /// The password was reset.
     PasswordReset,
+    /// Too many wrong `current_password`s were tried with this session's
+    /// token: a stolen token must not become a password-guessing oracle.
+    PasswordGuessing,
 }
 
 impl RevokeReason {
@@ -56,6 +59,7 @@ impl RevokeReason {
             Self::TokenReuse => "token_reuse",
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
+            Self::PasswordGuessing => "password_guessing",
         }
     }
 }
@@ -135,6 +139,9 @@ pub trait SessionRepository: Send + Sync + 'static {
         user: UserId,
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<Session>, RepoError>> + Send;
+
+    /// How many sessions are neither revoked nor expired (a gauge).
+    fn count_active(&self, now: Timestamp) -> impl Future<Output = Result<u64, RepoError>> + Send;
 
     /// Sessions revoked at or after `since`, to rebuild revocation mirrors.
     fn revoked_since(

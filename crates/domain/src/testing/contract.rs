@@ -11,7 +11,7 @@ use crate::access::RoleRepository;
 use crate::accounts::{
     CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, UserRepository,
 };
-use crate::activity::OutboxRepository;
+use crate::activity::{AuditLog, OutboxRepository};
 use crate::sessions::{RevokeReason, RevokeScope, Rotation, SessionRepository};
 use crate::{
     AuditEvent, AuditEventType, Effects, Email, EmailMessage, NewSession, OutboxMessage,
@@ -105,7 +105,7 @@ pub async fn users_are_unique_by_normalized_email(
         found.email
     );
     assert_eq!(
-        outbox.pending_count().await.expect("count"),
+        outbox.backlog().await.expect("count").pending,
         1,
         "the refused registration queued nothing"
     );
@@ -226,7 +226,7 @@ pub async fn outbox_claims_are_exclusive_and_retries_wait(
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].attempts, 1);
     outbox.mark_sent(&due[0], later).await.expect("sent");
-    assert_eq!(outbox.pending_count().await.expect("count"), 2);
+    assert_eq!(outbox.backlog().await.expect("count").pending, 2);
 
     let others: Vec<_> = first
         .iter()
@@ -243,7 +243,8 @@ pub async fn outbox_claims_are_exclusive_and_retries_wait(
         .mark_failed(others[0], 20, "gave up")
         .await
         .expect("failed");
-    assert_eq!(outbox.pending_count().await.expect("count"), 1);
+    assert_eq!(outbox.backlog().await.expect("count").pending, 1);
+    assert_eq!(outbox.backlog().await.expect("count").failed, 1);
 
     assert_eq!(outbox.purge_finished(now).await.expect("purge"), 0);
     assert_eq!(
@@ -254,7 +255,7 @@ pub async fn outbox_claims_are_exclusive_and_retries_wait(
         2,
         "the sent and the failed message"
     );
-    assert_eq!(outbox.pending_count().await.expect("count"), 1);
+    assert_eq!(outbox.backlog().await.expect("count").pending, 1);
 }
 
 /// Sessions round-trip; rotation is a compare-and-set on a live session of
@@ -527,6 +528,105 @@ pub async fn rotation_requires_an_active_account<F, Fut>(
     assert!(token.used_at.is_none(), "nothing rotated");
 }
 
+/// A user's audit trail pages newest first by event id; other users'
+/// events and events without a user never show.
+pub async fn audit_trail_pages_newest_first(
+    users: &impl UserRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    // Databases keep microseconds.
+    let now = now.trunc_subsecs(6);
+    let account = registration("g@example.com", "s", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    for i in 0..5 {
+        audit
+            .record(
+                event(
+                    AuditEventType::LoginSucceeded,
+                    user,
+                    now + TimeDelta::seconds(i),
+                )
+                .with("n", i.to_string()),
+            )
+            .await
+            .expect("recorded");
+    }
+    audit
+        .record(AuditEvent::new(
+            AuditEventType::LoginFailed,
+            None,
+            &RequestContext::default(),
+            now,
+        ))
+        .await
+        .expect("recorded");
+    audit
+        .record(event(
+            AuditEventType::LoginSucceeded,
+            UserId::generate(),
+            now,
+        ))
+        .await
+        .expect("recorded");
+    let first = audit.list_for_user(user, None, 3).await.expect("page");
+    assert_eq!(first.len(), 3);
+    assert_eq!(
+        first[0].details,
+        [("n".to_owned(), "4".to_owned())],
+        "newest first, details kept"
+    );
+    let rest = audit
+        .list_for_user(user, Some(first[2].id), 10)
+        .await
+        .expect("page");
+    // The registration's own event, then the two oldest logins.
+    assert_eq!(rest.len(), 3);
+    assert!(rest.iter().all(|e| e.user_id == Some(user)));
+    assert!(rest.windows(2).all(|w| w[0].id > w[1].id));
+    assert_eq!(
+        rest.last().map(|e| e.kind),
+        Some(AuditEventType::UserRegistered)
+    );
+}
+
+/// Active sessions are counted for the gauge.
+pub async fn active_sessions_are_counted(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let account = registration("h@example.com", "s", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    for token in [b"c1", b"c2"] {
+        sessions
+            .create(
+                NewSession {
+                    session: session_of(user, now),
+                    refresh_token_hash: TokenHash::of(token),
+                },
+                Effects::default(),
+            )
+            .await
+            .expect("created");
+    }
+    assert_eq!(sessions.count_active(now).await.expect("count"), 2);
+    sessions
+        .revoke(
+            user,
+            RevokeScope::All,
+            RevokeReason::LogoutAll,
+            now,
+            Effects::default(),
+        )
+        .await
+        .expect("revoked");
+    assert_eq!(sessions.count_active(now).await.expect("count"), 0);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,6 +644,10 @@ mod tests {
         sessions_rotate_and_revoke(&w.users(), &w.sessions(), w.now()).await;
         let w = World::new();
         password_change_revokes_in_scope(&w.users(), &w.sessions(), w.now()).await;
+        let w = World::new();
+        audit_trail_pages_newest_first(&w.users(), &w.audit(), w.now()).await;
+        let w = World::new();
+        active_sessions_are_counted(&w.users(), &w.sessions(), w.now()).await;
         let w = World::new();
         let world = w.clone();
         rotation_requires_an_active_account(

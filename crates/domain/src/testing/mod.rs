@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::TimeZone as _;
 
 pub use store::{
-    MemoryAudit, MemoryHot, MemoryOneTimeTokens, MemoryOutbox, MemoryRoles, MemorySessions,
-    MemoryUsers, OutboxRow, RefreshRow,
+    MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens, MemoryOutbox, MemoryRoles,
+    MemorySessions, MemoryUsers, OutboxRow, RefreshRow,
 };
 
 use crate::accounts::OneTimeToken;
@@ -52,6 +52,10 @@ pub struct State {
     pub verifications: u32,
     /// Tokens issued by [`FakeTokens`].
     pub issued: HashMap<String, AccessClaims>,
+    /// Client keys [`FakeHasher`] hashed for, in order.
+    pub hashed_for: Vec<String>,
+    pub limiter_hits: HashMap<String, Vec<Timestamp>>,
+    pub limiter_blocks: HashMap<String, Timestamp>,
     counter: u64,
 }
 
@@ -101,6 +105,9 @@ impl World {
             grace: HashMap::new(),
             verifications: 0,
             issued: HashMap::new(),
+            hashed_for: Vec::new(),
+            limiter_hits: HashMap::new(),
+            limiter_blocks: HashMap::new(),
             counter: 0,
         })))
     }
@@ -148,6 +155,9 @@ impl World {
     pub fn hot(&self) -> MemoryHot {
         MemoryHot(self.clone())
     }
+    pub fn limiter(&self) -> MemoryLimiter {
+        MemoryLimiter(self.clone())
+    }
     pub fn hasher(&self) -> FakeHasher {
         FakeHasher(self.clone())
     }
@@ -168,7 +178,8 @@ impl World {
 pub struct FakeHasher(World);
 
 impl PasswordHasher for FakeHasher {
-    async fn hash(&self, password: Password) -> Result<PasswordHash, HashError> {
+    async fn hash(&self, password: Password, client: &str) -> Result<PasswordHash, HashError> {
+        self.0.lock().hashed_for.push(client.to_owned());
         Ok(PasswordHash::new(format!("v2:{}", password.expose())))
     }
 
@@ -176,8 +187,12 @@ impl PasswordHasher for FakeHasher {
         &self,
         password: Password,
         hash: PasswordHash,
+        client: &str,
     ) -> Result<PasswordCheck, HashError> {
-        self.0.lock().verifications += 1;
+        let mut state = self.0.lock();
+        state.verifications += 1;
+        state.hashed_for.push(client.to_owned());
+        drop(state);
         Ok(match hash.as_str().split_once(':') {
             Some(("v2", pw)) if pw == password.expose() => PasswordCheck::Match {
                 needs_rehash: false,

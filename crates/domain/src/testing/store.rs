@@ -7,16 +7,17 @@ use crate::access::RoleRepository;
 use crate::accounts::{
     CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, UserRepository,
 };
-use crate::activity::{AuditLog, OutboxRepository};
+use crate::activity::{AuditLog, OutboxBacklog, OutboxRepository};
+use crate::limits::{Admission, LimiterMode, RateLimiter, Window};
 use crate::sessions::{
     GraceEntry, RefreshGrace, RefreshTokenRecord, RevocationList, RevokeReason, RevokeScope,
     Rotation, SessionRepository,
 };
 use crate::system::HealthProbe;
 use crate::{
-    AuditEvent, Effects, Email, MessageId, NewSession, OutboxMessage, OutboxPayload, OutboxStatus,
-    PasswordHash, RepoError, Role, Session, SessionId, Timestamp, TokenHash, TokenId, TokenPurpose,
-    User, UserId,
+    AuditEvent, Effects, Email, EventId, MessageId, NewSession, OutboxMessage, OutboxPayload,
+    OutboxStatus, PasswordHash, RepoError, Role, Session, SessionId, Timestamp, TokenHash, TokenId,
+    TokenPurpose, User, UserId,
 };
 
 /// A stored refresh token.
@@ -295,6 +296,12 @@ impl SessionRepository for MemorySessions {
         Ok(sessions)
     }
 
+    async fn count_active(&self, now: Timestamp) -> Result<u64, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state.sessions.iter().filter(|s| s.is_active(now)).count() as u64)
+    }
+
     async fn revoked_since(&self, since: Timestamp) -> Result<Vec<SessionId>, RepoError> {
         let state = self.0.lock();
         state.check()?;
@@ -334,6 +341,25 @@ impl AuditLog for MemoryAudit {
         state.check()?;
         state.events.push(event);
         Ok(())
+    }
+
+    async fn list_for_user(
+        &self,
+        user: UserId,
+        before: Option<EventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let mut events: Vec<AuditEvent> = state
+            .events
+            .iter()
+            .filter(|e| e.user_id == Some(user) && before.is_none_or(|b| e.id < b))
+            .cloned()
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.id));
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(events)
     }
 }
 
@@ -459,14 +485,20 @@ impl OutboxRepository for MemoryOutbox {
             }))
     }
 
-    async fn pending_count(&self) -> Result<u64, RepoError> {
+    async fn backlog(&self) -> Result<OutboxBacklog, RepoError> {
         let state = self.0.lock();
         state.check()?;
-        Ok(state
-            .outbox
-            .iter()
-            .filter(|row| row.status == OutboxStatus::Pending)
-            .count() as u64)
+        let count = |status| {
+            state
+                .outbox
+                .iter()
+                .filter(|row| row.status == status)
+                .count() as u64
+        };
+        Ok(OutboxBacklog {
+            pending: count(OutboxStatus::Pending),
+            failed: count(OutboxStatus::Failed),
+        })
     }
 }
 
@@ -507,5 +539,58 @@ impl RefreshGrace for MemoryHot {
 impl HealthProbe for MemoryHot {
     async fn ping(&self) -> Result<(), RepoError> {
         Ok(())
+    }
+}
+
+/// A rate limiter on the world's clock.
+#[derive(Clone, Debug)]
+pub struct MemoryLimiter(pub(super) World);
+
+impl RateLimiter for MemoryLimiter {
+    async fn admit(&self, key: &str, window: Window) -> Result<Admission, RepoError> {
+        let mut state = self.0.lock();
+        let now = state.now;
+        let since = crate::before(now, window.period);
+        let hits = state.limiter_hits.entry(key.to_owned()).or_default();
+        hits.retain(|at| *at > since);
+        if hits.len() >= usize::try_from(window.max).unwrap_or(usize::MAX) {
+            let oldest = hits.iter().min().copied().unwrap_or(now);
+            let frees = crate::after(oldest, window.period);
+            return Ok(Admission::Refused {
+                retry_after: (frees - now).to_std().unwrap_or(Duration::ZERO),
+            });
+        }
+        hits.push(now);
+        Ok(Admission::Allowed)
+    }
+
+    async fn fail(&self, key: &str, window: Window, block: Duration) -> Result<bool, RepoError> {
+        let mut state = self.0.lock();
+        let now = state.now;
+        let since = crate::before(now, window.period);
+        let hits = state.limiter_hits.entry(key.to_owned()).or_default();
+        hits.retain(|at| *at > since);
+        hits.push(now);
+        if hits.len() >= usize::try_from(window.max).unwrap_or(usize::MAX) {
+            hits.clear();
+            state
+                .limiter_blocks
+                .insert(key.to_owned(), crate::after(now, block));
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn blocked_for(&self, key: &str) -> Result<Option<Duration>, RepoError> {
+        let state = self.0.lock();
+        Ok(state
+            .limiter_blocks
+            .get(key)
+            .filter(|until| **until > state.now)
+            .and_then(|until| (*until - state.now).to_std().ok()))
+    }
+
+    fn mode(&self) -> LimiterMode {
+        LimiterMode::Local
     }
 }

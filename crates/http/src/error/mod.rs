@@ -149,6 +149,16 @@ impl ApiError {
         err
     }
 
+    /// A 429 (`rate_limited` or `too_many_attempts`) whose `Retry-After` is
+    /// the wait, in whole seconds rounded up.
+    #[must_use]
+    pub fn retry_later(code: ErrorCode, wait: std::time::Duration) -> Self {
+        let mut err = Self::new(code);
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        err.retry_after = Some(secs.max(1));
+        err
+    }
+
     /// The code.
     #[must_use]
     pub const fn code(&self) -> ErrorCode {
@@ -225,6 +235,9 @@ impl From<Failure> for ApiError {
                 tracing::warn!("password hashing pool saturated; shedding load");
                 Self::unavailable(retry_after.as_secs())
             }
+            Failure::RateLimited { retry_after } => {
+                Self::retry_later(ErrorCode::RateLimited, retry_after)
+            }
             Failure::Internal(reason) => {
                 tracing::error!(error = %reason, "internal error");
                 Self::new(ErrorCode::Internal)
@@ -274,6 +287,14 @@ mod tests {
                 "service_unavailable",
             ),
             (Failure::Internal("bug".into()).into(), 500, "internal"),
+            (
+                Failure::RateLimited {
+                    retry_after: Duration::from_millis(1500),
+                }
+                .into(),
+                429,
+                "rate_limited",
+            ),
             (
                 ApiError::new(ErrorCode::PayloadTooLarge),
                 413,

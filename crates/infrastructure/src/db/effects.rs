@@ -20,6 +20,27 @@ pub(super) async fn write<C: ConnectionTrait>(db: &C, effects: &Effects) -> Resu
     Ok(())
 }
 
+/// The structured log line of a recorded audit event, with IP and user
+/// agent: written once the event is stored, so the log never claims what
+/// the database does not hold. Never a secret: events carry none.
+pub(super) fn log(event: &AuditEvent) {
+    let details: serde_json::Map<String, serde_json::Value> = event
+        .details
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    tracing::info!(
+        target: "audit",
+        event = event.kind.as_str(),
+        event_id = %event.id,
+        user_id = ?event.user_id.map(|id| id.to_string()),
+        ip = ?event.ip,
+        user_agent = ?event.user_agent,
+        details = %serde_json::Value::Object(details),
+        "audit event"
+    );
+}
+
 /// The stored form of an audit event; details are a JSON object of strings.
 pub(super) fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
     let details: serde_json::Map<String, serde_json::Value> = event

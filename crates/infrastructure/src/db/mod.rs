@@ -97,9 +97,13 @@ impl Database {
         SeaOutbox(self.clone())
     }
 
-    /// Wakes the relay once a commit that queued messages is done.
-    fn committed(&self, queued_messages: bool) {
-        if queued_messages {
+    /// After the commit of a change: logs its audit events, and wakes the
+    /// relay when it queued messages.
+    fn committed(&self, effects: &auth_domain::Effects) {
+        for event in &effects.events {
+            effects::log(event);
+        }
+        if effects.queues_messages() {
             self.outbox_queued.notify_one();
         }
     }
@@ -133,7 +137,11 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(settings.acquire_timeout)
         // Statement logs would carry bound values: hashes and emails.
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        // SQLite: deleted and overwritten content (a sent mail's body, a
+        // spent token's row) is zeroed in the file, not left in free pages.
+        // A per-connection setting, so it is set on every connection.
+        .map_sqlx_sqlite_opts(|opts| opts.pragma("secure_delete", "ON"));
     let db = sea_orm::Database::connect(options)
         .await
         .map_err(|err| anyhow::anyhow!("cannot connect to the database: {err}"))?;

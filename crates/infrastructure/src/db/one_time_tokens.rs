@@ -94,7 +94,9 @@ impl OneTimeTokenRepository for SeaOneTimeTokens {
             Ok(true)
         })
         .await?;
-        self.0.committed(won && effects.queues_messages());
+        if won {
+            self.0.committed(&effects);
+        }
         Ok(won)
     }
 }

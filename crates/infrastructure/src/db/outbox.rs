@@ -1,7 +1,7 @@
 //! The `outbox` aggregate: rows of any kind, claimed by compare-and-set
 //! leases so that several instances never deliver one message twice.
 
-use auth_domain::activity::OutboxRepository;
+use auth_domain::activity::{OutboxBacklog, OutboxRepository};
 use auth_domain::{
     Email, EmailMessage, MessageId, OutboxMessage, OutboxPayload, OutboxStatus, RepoError,
     Timestamp,
@@ -296,12 +296,17 @@ impl OutboxRepository for SeaOutbox {
         .await
     }
 
-    async fn pending_count(&self) -> Result<u64, RepoError> {
+    async fn backlog(&self) -> Result<OutboxBacklog, RepoError> {
         guarded(async {
-            Ok(outbox::Entity::find()
-                .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
-                .count(&self.0.conn)
-                .await?)
+            let count = |status: OutboxStatus| {
+                outbox::Entity::find()
+                    .filter(outbox::Column::Status.eq(status.as_str()))
+                    .count(&self.0.conn)
+            };
+            Ok(OutboxBacklog {
+                pending: count(OutboxStatus::Pending).await?,
+                failed: count(OutboxStatus::Failed).await?,
+            })
         })
         .await
     }

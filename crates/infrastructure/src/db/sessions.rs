@@ -11,8 +11,8 @@ use auth_domain::{
 };
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 
 use super::entities::{refresh_tokens, sessions, users};
@@ -186,7 +186,7 @@ impl SessionRepository for SeaSessions {
             Ok(())
         })
         .await?;
-        self.0.committed(effects.queues_messages());
+        self.0.committed(&effects);
         Ok(())
     }
 
@@ -232,8 +232,9 @@ impl SessionRepository for SeaSessions {
         effects: Effects,
     ) -> Result<Rotation, RepoError> {
         let rotation = guarded(self.rotate(session, presented, next, now, &effects)).await?;
-        self.0
-            .committed(rotation == Rotation::Rotated && effects.queues_messages());
+        if rotation == Rotation::Rotated {
+            self.0.committed(&effects);
+        }
         Ok(rotation)
     }
 
@@ -255,8 +256,9 @@ impl SessionRepository for SeaSessions {
             Ok(revoked)
         })
         .await?;
-        self.0
-            .committed(!revoked.is_empty() && effects.queues_messages());
+        if !revoked.is_empty() {
+            self.0.committed(&effects);
+        }
         Ok(revoked)
     }
 
@@ -273,6 +275,17 @@ impl SessionRepository for SeaSessions {
                 .into_iter()
                 .map(to_session)
                 .collect())
+        })
+        .await
+    }
+
+    async fn count_active(&self, now: Timestamp) -> Result<u64, RepoError> {
+        guarded(async {
+            Ok(sessions::Entity::find()
+                .filter(sessions::Column::RevokedAt.is_null())
+                .filter(sessions::Column::ExpiresAt.gt(now))
+                .count(&self.0.conn)
+                .await?)
         })
         .await
     }

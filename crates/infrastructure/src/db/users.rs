@@ -142,7 +142,7 @@ impl UserRepository for SeaUsers {
     async fn create(&self, account: NewAccount) -> Result<(), CreateUserError> {
         match self.insert_account(&account).await {
             Ok(()) => {
-                self.0.committed(account.effects.queues_messages());
+                self.0.committed(&account.effects);
                 Ok(())
             }
             Err(CreateFailure::EmailTaken) => Err(CreateUserError::EmailTaken),
@@ -189,7 +189,7 @@ impl UserRepository for SeaUsers {
             Ok(revoked)
         })
         .await?;
-        self.0.committed(effects.queues_messages());
+        self.0.committed(&effects);
         Ok(revoked)
     }
 

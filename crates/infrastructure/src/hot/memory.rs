@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use auth_domain::limits::{Admission, LimiterMode, RateLimiter, Window};
 use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
 use auth_domain::system::HealthProbe;
 use auth_domain::{RepoError, SessionId, Timestamp, TokenHash};
 
 use super::mirror::Mirror;
+use super::windows::LocalWindows;
 use crate::system::SharedClock;
 
 /// Revocations and refresh grace in this process.
@@ -16,6 +18,7 @@ use crate::system::SharedClock;
 pub struct InProcessHotState {
     mirror: Mirror,
     grace: Arc<RwLock<HashMap<String, (GraceEntry, Instant)>>>,
+    windows: Arc<LocalWindows>,
 }
 
 impl InProcessHotState {
@@ -23,8 +26,9 @@ impl InProcessHotState {
     #[must_use]
     pub fn new(clock: SharedClock) -> Self {
         Self {
-            mirror: Mirror::new(clock),
+            mirror: Mirror::new(clock.clone()),
             grace: Arc::default(),
+            windows: Arc::new(LocalWindows::new(clock)),
         }
     }
 }
@@ -62,6 +66,24 @@ impl RefreshGrace for InProcessHotState {
                 .filter(|(_, until)| *until > Instant::now())
                 .map(|(entry, _)| entry.clone())
         }))
+    }
+}
+
+impl RateLimiter for InProcessHotState {
+    async fn admit(&self, key: &str, window: Window) -> Result<Admission, RepoError> {
+        Ok(self.windows.admit(key, window))
+    }
+
+    async fn fail(&self, key: &str, window: Window, block: Duration) -> Result<bool, RepoError> {
+        Ok(self.windows.fail(key, window, block))
+    }
+
+    async fn blocked_for(&self, key: &str) -> Result<Option<Duration>, RepoError> {
+        Ok(self.windows.blocked_for(key))
+    }
+
+    fn mode(&self) -> LimiterMode {
+        LimiterMode::Local
     }
 }
 

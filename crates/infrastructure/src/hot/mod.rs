@@ -1,4 +1,5 @@
-//! Hot, rebuildable state: the revoked-session list and the refresh grace.
+//! Hot, rebuildable state: the revoked-session list, the refresh grace and
+//! the rate-limit windows.
 //! One module per backend — [`memory`] for the embedded mode, [`redis`]
 //! (sorted set + pub/sub) for several instances — and this enum, chosen at
 //! start-up, only hands each call to the backend in use. Either way reads
@@ -9,9 +10,11 @@ pub mod memory;
 mod mirror;
 pub mod redis;
 pub mod sync;
+mod windows;
 
 use std::time::Duration;
 
+use auth_domain::limits::{Admission, LimiterMode, RateLimiter, Window};
 use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
 use auth_domain::system::HealthProbe;
 use auth_domain::{RepoError, SessionId, Timestamp, TokenHash};
@@ -82,6 +85,36 @@ impl RefreshGrace for HotState {
         match self {
             Self::InProcess(hot) => hot.recall(presented).await,
             Self::Redis(hot) => hot.recall(presented).await,
+        }
+    }
+}
+
+impl RateLimiter for HotState {
+    async fn admit(&self, key: &str, window: Window) -> Result<Admission, RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.admit(key, window).await,
+            Self::Redis(hot) => hot.admit(key, window).await,
+        }
+    }
+
+    async fn fail(&self, key: &str, window: Window, block: Duration) -> Result<bool, RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.fail(key, window, block).await,
+            Self::Redis(hot) => hot.fail(key, window, block).await,
+        }
+    }
+
+    async fn blocked_for(&self, key: &str) -> Result<Option<Duration>, RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.blocked_for(key).await,
+            Self::Redis(hot) => hot.blocked_for(key).await,
+        }
+    }
+
+    fn mode(&self) -> LimiterMode {
+        match self {
+            Self::InProcess(hot) => hot.mode(),
+            Self::Redis(hot) => hot.mode(),
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth_domain::limits::{Admission, LimiterMode, RateLimiter, Window};
 use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
 use auth_domain::system::{Clock, HealthProbe};
 use auth_domain::{RepoError, SessionId, Timestamp, TokenHash};
@@ -15,6 +16,7 @@ use fred::types::Message;
 use tokio::sync::Notify;
 
 use super::mirror::Mirror;
+use super::windows::LocalWindows;
 use crate::system::SharedClock;
 
 /// A fred error on its way out of this adapter: `?` makes one, `From` makes
@@ -51,6 +53,12 @@ pub struct RedisHotState {
     channel: String,
     key_prefix: String,
     clock: SharedClock,
+    /// Counts limits while Redis is unreachable.
+    local: Arc<LocalWindows>,
+    /// Whether limits are counted locally right now.
+    fallback: Arc<std::sync::atomic::AtomicBool>,
+    /// SHA-1 of each of [`SCRIPTS`], as Redis reported when loading them.
+    script_shas: Arc<[String; 3]>,
 }
 
 impl std::fmt::Debug for RedisHotState {
@@ -86,7 +94,12 @@ impl RedisHotState {
             .map_err(|_| anyhow::anyhow!("redis.url: no answer from Redis within 5s"))?
             .map_err(|e| anyhow::anyhow!("redis.url: cannot connect to Redis: {e}"))?;
 
+        let mut script_shas: [String; 3] = Default::default();
+        for (sha, lua) in script_shas.iter_mut().zip(SCRIPTS) {
+            *sha = client.script_load(lua).await?;
+        }
         let state = Self {
+            script_shas: Arc::new(script_shas),
             client,
             subscriber,
             mirror: Mirror::new(Arc::clone(&clock)),
@@ -94,8 +107,11 @@ impl RedisHotState {
             revoked_key: format!("{key_prefix}revoked_sessions"),
             channel: format!("{key_prefix}revocations"),
             key_prefix: key_prefix.to_owned(),
+            local: Arc::new(LocalWindows::new(Arc::clone(&clock))),
+            fallback: Arc::default(),
             clock,
         };
+        metrics::gauge!("auth_rate_limiter_fallback").set(0.0);
         state.subscriber.subscribe(state.channel.clone()).await?;
         // Re-subscribes after reconnects.
         let _resubscriber = state.subscriber.manage_subscriptions();
@@ -192,6 +208,181 @@ impl RedisHotState {
 
     fn grace_key(&self, presented: &TokenHash) -> String {
         format!("{}grace:{}", self.key_prefix, presented.as_str())
+    }
+
+    /// The Redis keys of a limit; the `{…}` hash tag keeps both on one
+    /// cluster slot, as a script's keys must be.
+    fn limit_keys(&self, key: &str) -> (String, String) {
+        (
+            format!("{}limit:{{{key}}}:events", self.key_prefix),
+            format!("{}limit:{{{key}}}:block", self.key_prefix),
+        )
+    }
+
+    /// Runs a limiter script, or answers `None` when Redis cannot (then the
+    /// caller counts locally). Limits fail fast: a request never waits for a
+    /// reconnection to be counted.
+    async fn script(&self, script: usize, keys: Vec<String>, args: Vec<String>) -> Option<i64> {
+        if !self.client.is_connected() {
+            self.fall_back("not connected");
+            return None;
+        }
+        let options = fred::types::config::Options {
+            timeout: Some(LIMIT_TIMEOUT),
+            fail_fast: true,
+            ..fred::types::config::Options::default()
+        };
+        let client = self.client.with_options(&options);
+        let result: Result<i64, fred::error::Error> = match client
+            .evalsha(
+                self.script_shas[script].as_str(),
+                keys.clone(),
+                args.clone(),
+            )
+            .await
+        {
+            // A restarted Redis forgot the scripts: EVAL caches them again.
+            Err(err) if err.details().starts_with("NOSCRIPT") => {
+                client.eval(SCRIPTS[script], keys, args).await
+            }
+            other => other,
+        };
+        match result {
+            Ok(value) => {
+                self.shared_again();
+                Some(value)
+            }
+            Err(err) => {
+                self.fall_back(&err.to_string());
+                None
+            }
+        }
+    }
+
+    fn fall_back(&self, why: &str) {
+        use std::sync::atomic::Ordering;
+        if !self.fallback.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                reason = why,
+                "rate limits: Redis unreachable; counting in this process until it returns"
+            );
+            metrics::gauge!("auth_rate_limiter_fallback").set(1.0);
+        }
+    }
+
+    fn shared_again(&self) {
+        use std::sync::atomic::Ordering;
+        if self.fallback.swap(false, Ordering::SeqCst) {
+            tracing::info!("rate limits: Redis is back; limits are shared again");
+            metrics::gauge!("auth_rate_limiter_fallback").set(0.0);
+        }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+}
+
+/// How long a limit may wait for Redis before it is counted locally.
+const LIMIT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Counts an event if the window has room; otherwise answers the
+/// milliseconds until the oldest event leaves it. -1: admitted.
+/// KEYS: events. ARGV: now_ms, period_ms, max, member.
+const ADMIT: &str = r"
+local now, period, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+if redis.call('ZCARD', KEYS[1]) >= max then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(0, tonumber(oldest[2]) + period - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], period)
+return -1
+";
+
+/// Counts a failure; the one that fills the window blocks the key and
+/// forgets the failures. 1: blocked now, 0: not.
+/// KEYS: events, block. ARGV: now_ms, period_ms, max, member, block_ms.
+const FAIL: &str = r"
+local now, period, max = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - period)
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], period)
+if redis.call('ZCARD', KEYS[1]) >= max then
+  redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[5])
+  return 1
+end
+return 0
+";
+
+/// Milliseconds left of a block; -1 or -2 when there is none.
+/// KEYS: block.
+const BLOCKED: &str = r"return redis.call('PTTL', KEYS[1])";
+
+/// The limiter's scripts, in the order of [`RedisHotState::script_shas`].
+const SCRIPTS: [&str; 3] = [ADMIT, FAIL, BLOCKED];
+
+/// A unique member for one event (two events may share a millisecond).
+fn member(now_ms: i64) -> String {
+    format!("{now_ms}-{}", uuid::Uuid::now_v7().simple())
+}
+
+fn millis(duration: Duration) -> String {
+    duration.as_millis().max(1).to_string()
+}
+
+impl RateLimiter for RedisHotState {
+    async fn admit(&self, key: &str, window: Window) -> Result<Admission, RepoError> {
+        let (events, _) = self.limit_keys(key);
+        let now = self.now_ms();
+        let args = vec![
+            now.to_string(),
+            millis(window.period),
+            window.max.to_string(),
+            member(now),
+        ];
+        Ok(match self.script(0, vec![events], args).await {
+            Some(-1) => Admission::Allowed,
+            Some(ms) => Admission::Refused {
+                retry_after: Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+            },
+            None => self.local.admit(key, window),
+        })
+    }
+
+    async fn fail(&self, key: &str, window: Window, block: Duration) -> Result<bool, RepoError> {
+        let (events, block_key) = self.limit_keys(key);
+        let now = self.now_ms();
+        let args = vec![
+            now.to_string(),
+            millis(window.period),
+            window.max.to_string(),
+            member(now),
+            millis(block),
+        ];
+        Ok(match self.script(1, vec![events, block_key], args).await {
+            Some(blocked) => blocked == 1,
+            None => self.local.fail(key, window, block),
+        })
+    }
+
+    async fn blocked_for(&self, key: &str) -> Result<Option<Duration>, RepoError> {
+        let (_, block_key) = self.limit_keys(key);
+        Ok(match self.script(2, vec![block_key], Vec::new()).await {
+            Some(ms) if ms > 0 => Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+            Some(_) => None,
+            None => self.local.blocked_for(key),
+        })
+    }
+
+    fn mode(&self) -> LimiterMode {
+        if self.fallback.load(std::sync::atomic::Ordering::SeqCst) || !self.client.is_connected() {
+            LimiterMode::Fallback
+        } else {
+            LimiterMode::Shared
+        }
     }
 }
 

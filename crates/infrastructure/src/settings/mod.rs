@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use sections::{
-    Algorithm, DatabaseSettings, HttpSettings, LinkSettings, LogFormat, LogSettings, MailSettings,
-    MailTransport, PasswordSettings, RedisSettings, SessionSettings, SmtpSettings, SmtpTls,
-    TokenSettings,
+    Algorithm, DatabaseSettings, HttpSettings, LimitSettings, LinkSettings, LogFormat, LogSettings,
+    MailSettings, MailTransport, PasswordSettings, RedisSettings, SessionSettings, SmtpSettings,
+    SmtpTls, TokenSettings,
 };
 
 /// The defaults of every key: the one place they are written. The same file
@@ -41,6 +41,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// Password hashing.
     pub password: PasswordSettings,
+    /// Rate limits and the login lockout.
+    pub limits: LimitSettings,
     /// Outgoing mail.
     pub mail: MailSettings,
     /// SMTP relay, when `mail.transport = "smtp"`.
@@ -244,6 +246,52 @@ impl Settings {
             return Err(invalid(
                 "tokens.leeway",
                 "must be at most 60s: revocations are remembered for access_ttl + leeway",
+            ));
+        }
+        let limits = &self.limits;
+        for (key, count, window) in [
+            (
+                "limits.login_failures",
+                limits.login_failures,
+                limits.login_failure_window,
+            ),
+            (
+                "limits.register_per_ip",
+                limits.register_per_ip,
+                limits.register_window,
+            ),
+            (
+                "limits.forgot_password_per_email",
+                limits.forgot_password_per_email,
+                limits.forgot_password_window,
+            ),
+            (
+                "limits.resend_verification_per_email",
+                limits.resend_verification_per_email,
+                limits.resend_verification_window,
+            ),
+            (
+                "limits.refresh_per_session",
+                limits.refresh_per_session,
+                limits.refresh_window,
+            ),
+            (
+                "limits.change_password_failures",
+                limits.change_password_failures,
+                limits.change_password_failure_window,
+            ),
+        ] {
+            if count == 0 || window.is_zero() {
+                return Err(invalid(
+                    key,
+                    "a limit needs a count and a window above zero",
+                ));
+            }
+        }
+        if self.password.hash_queue_per_client == 0 {
+            return Err(invalid(
+                "password.hash_queue_per_client",
+                "must be at least 1",
             ));
         }
         if self.mail.max_attempts == 0 {

@@ -171,12 +171,60 @@ pub struct PasswordSettings {
     pub hash_concurrency: usize,
     /// Hashes allowed to wait for a thread before requests get 503.
     pub hash_queue: usize,
+    /// Hashes one client may have running or queued at once.
+    pub hash_queue_per_client: usize,
 }
 
 impl Default for PasswordSettings {
     /// The built-in default (`config/default.toml`).
     fn default() -> Self {
         Settings::builtin().password.clone()
+    }
+}
+
+/// `[limits]`: every window, count and block length.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Failed logins from one client before it is blocked.
+    pub login_failures: u32,
+    /// The window those failures are counted in.
+    #[serde(with = "humantime_serde")]
+    pub login_failure_window: Duration,
+    /// How long a blocked client stays blocked.
+    #[serde(with = "humantime_serde")]
+    pub login_block: Duration,
+    /// Registrations per client within `register_window`.
+    pub register_per_ip: u32,
+    /// The registration window.
+    #[serde(with = "humantime_serde")]
+    pub register_window: Duration,
+    /// Forgot-password requests per normalized email within the window.
+    pub forgot_password_per_email: u32,
+    /// The forgot-password window.
+    #[serde(with = "humantime_serde")]
+    pub forgot_password_window: Duration,
+    /// Resend-verification requests per normalized email within the window.
+    pub resend_verification_per_email: u32,
+    /// The resend-verification window.
+    #[serde(with = "humantime_serde")]
+    pub resend_verification_window: Duration,
+    /// Refreshes per session within `refresh_window`.
+    pub refresh_per_session: u32,
+    /// The refresh window.
+    #[serde(with = "humantime_serde")]
+    pub refresh_window: Duration,
+    /// Wrong `current_password`s per session before it is revoked.
+    pub change_password_failures: u32,
+    /// The window those are counted in.
+    #[serde(with = "humantime_serde")]
+    pub change_password_failure_window: Duration,
+}
+
+impl Default for LimitSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().limits.clone()
     }
 }
 
