@@ -124,6 +124,32 @@ impl MailSink {
         .unwrap_or_else(|| panic!("no mail to {to} within {deadline:?}"))
     }
 
+    /// The first message to `to` whose subject contains `subject`, polling
+    /// until `deadline`.
+    pub async fn wait_for_subject(
+        &self,
+        to: &str,
+        subject: &str,
+        deadline: Duration,
+    ) -> ReceivedMail {
+        let to = to.to_lowercase();
+        crate::eventually(deadline, || async {
+            self.inbox
+                .lock()
+                .await
+                .mails
+                .iter()
+                .rev()
+                .find(|m| {
+                    m.envelope_to.iter().any(|r| r.to_lowercase() == to)
+                        && m.subject.contains(subject)
+                })
+                .cloned()
+        })
+        .await
+        .unwrap_or_else(|| panic!("no mail to {to} about {subject:?} within {deadline:?}"))
+    }
+
     /// How many messages went to `to`.
     pub async fn count_for(&self, to: &str) -> usize {
         let to = to.to_lowercase();

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod activity;
 mod failure;
 pub mod health;
+pub mod housekeeping;
 pub mod sessions;
 mod settings;
 pub mod shared;

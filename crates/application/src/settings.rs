@@ -23,6 +23,12 @@ pub struct AuthSettings {
     pub refresh_reuse_grace: Duration,
     /// Base URL of the service, for links in emails (no trailing slash).
     pub public_url: String,
+    /// The product's name in mails (and on the hosted pages).
+    pub product_name: String,
+    /// How long an unverified account may wait before it is deleted.
+    pub unverified_ttl: Duration,
+    /// How long ended sessions and spent tokens are kept.
+    pub retention: Duration,
     /// Verification link template with `{public_url}` and `{token}`.
     pub verify_email_link: String,
     /// Reset link template with `{public_url}` and `{token}`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use auth_domain::limits::Window;
 use auth_domain::testing::{
     FakeHasher, FakeTokens, MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens,
-    MemoryRoles, MemorySessions, MemoryUsers, SequentialRandom, TestClock, World,
+    MemoryOutbox, MemoryRoles, MemorySessions, MemoryUsers, SequentialRandom, TestClock, World,
 };
 use auth_domain::{Email, OutboxPayload, Password, RequestContext, User};
 
@@ -29,6 +29,8 @@ impl AccountPorts for TestPorts {
     type Random = SequentialRandom;
     type Clock = TestClock;
     type Limiter = MemoryLimiter;
+    type Outbox = MemoryOutbox;
+    type Audit = MemoryAudit;
 }
 
 impl SignInPorts for TestPorts {
@@ -66,6 +68,9 @@ pub fn settings() -> AuthSettings {
         remember_me_ttl: Duration::from_secs(30 * 24 * 3600),
         refresh_reuse_grace: Duration::ZERO,
         public_url: "http://localhost:8001".to_owned(),
+        product_name: "auth-service".to_owned(),
+        unverified_ttl: Duration::from_secs(7 * 24 * 3600),
+        retention: Duration::from_secs(30 * 24 * 3600),
         verify_email_link: "{public_url}/verify-email?token={token}".to_owned(),
         reset_password_link: "{public_url}/reset-password?token={token}".to_owned(),
         limits: crate::shared::LimitSettings {
@@ -123,6 +128,8 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 random: w.random(),
                 clock: w.clock(),
                 limiter: w.limiter(),
+                outbox: w.outbox(),
+                audit: w.audit(),
             },
             settings.clone(),
         ),
@@ -170,7 +177,10 @@ pub async fn register_user(h: &Harness, email: &str) -> (User, String) {
         .await
         .expect("registered");
     let state = h.world.lock();
-    let OutboxPayload::Email(mail) = &state.outbox.last().expect("mail queued").message.payload;
+    let Some(OutboxPayload::Email(mail)) = state.outbox.last().map(|row| &row.message.payload)
+    else {
+        panic!("a mail is queued");
+    };
     let token = mail
         .text_body
         .split("token=")

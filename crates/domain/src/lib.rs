@@ -26,8 +26,8 @@ pub mod testing;
 pub use access::Role;
 pub use accounts::{AccountStatus, OneTimeToken, SignInRefusal, TokenPurpose, User};
 pub use activity::{
-    AuditEvent, AuditEventType, AuditPage, Effects, EmailMessage, OutboxMessage, OutboxPayload,
-    OutboxStatus, RequestContext,
+    AccountRequest, AccountRequestKind, AuditEvent, AuditEventType, AuditPage, Effects,
+    EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus, RequestContext,
 };
 pub use email::{Email, EmailError};
 pub use error::RepoError;

@@ -4,10 +4,10 @@
 use actix_web::{HttpResponse, web};
 use auth_application::accounts::{
     Accounts, ChangePasswordError, ChangePasswordRequest, CurrentUserError, RegisterError,
-    RegisterRequest, VerifyEmailError,
+    RegisterRequest, ResetPasswordError, ResetPasswordRequest, VerifyEmailError,
 };
 use auth_domain::{Email, EmailError, Password};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::App;
@@ -46,6 +46,30 @@ pub struct ChangePasswordBody {
     /// The new password (the password policy applies).
     pub new_password: String,
 }
+
+/// `POST /api/v1/auth/forgot-password` and `POST
+/// /api/v1/auth/resend-verification`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailBody {
+    /// The account's email address.
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+}
+
+/// `POST /api/v1/auth/reset-password`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPasswordBody {
+    /// The token from the reset email.
+    pub token: String,
+    /// The new password (the password policy applies).
+    pub new_password: String,
+}
+
+/// `{}`: an accepted request with nothing to say.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct EmptyObject {}
 
 /// An email field, normalized, or the `validation_failed` naming it.
 pub(crate) fn parse_email(raw: &str) -> Result<Email, ApiError> {
@@ -136,6 +160,77 @@ pub async fn verify_email_in_path<A: App>(
     Ok(HttpResponse::Ok().json(UserEnvelope::from(&view)))
 }
 
+/// Ask for a password-reset link. Always 202, whether or not the address
+/// has an account, with the same body and the same work before the answer;
+/// the mail (if any) is sent after the response.
+#[utoipa::path(
+    post, path = "/api/v1/auth/forgot-password", tag = "auth",
+    request_body = EmailBody,
+    responses(
+        (status = 202, description = "Accepted; if an account exists, a link is on its way", body = EmptyObject),
+        (status = 422, description = "`validation_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: 3 per address per hour, unknown addresses included", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "`service_unavailable`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn forgot_password<A: App>(
+    app: web::Data<A>,
+    client: Client,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = parse_email(&body.email)?;
+    app.accounts().forgot_password(email, &client.0).await?;
+    Ok(HttpResponse::Accepted().json(EmptyObject::default()))
+}
+
+/// Ask for a new verification link. Always 202: the same answer for unknown,
+/// unverified and verified addresses.
+#[utoipa::path(
+    post, path = "/api/v1/auth/resend-verification", tag = "auth",
+    request_body = EmailBody,
+    responses(
+        (status = 202, description = "Accepted; an unverified account gets a new link", body = EmptyObject),
+        (status = 422, description = "`validation_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: 3 per address per hour", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "`service_unavailable`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn resend_verification<A: App>(
+    app: web::Data<A>,
+    client: Client,
+    body: web::Json<EmailBody>,
+) -> Result<HttpResponse, ApiError> {
+    let email = parse_email(&body.email)?;
+    app.accounts().resend_verification(email, &client.0).await?;
+    Ok(HttpResponse::Accepted().json(EmptyObject::default()))
+}
+
+/// Set a new password with the token from the reset email. Single use;
+/// marks the email verified and ends every session of the account.
+#[utoipa::path(
+    post, path = "/api/v1/auth/reset-password", tag = "auth",
+    request_body = ResetPasswordBody,
+    responses(
+        (status = 204, description = "Password set; every session revoked"),
+        (status = 400, description = "`token_invalid` or `token_expired`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`weak_password` (the token stays usable) or `validation_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "`service_unavailable`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reset_password<A: App>(
+    app: web::Data<A>,
+    client: Client,
+    body: web::Json<ResetPasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let request = ResetPasswordRequest {
+        token: body.token,
+        new_password: Password::new(body.new_password),
+    };
+    app.accounts().reset_password(request, &client.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// The current user.
 #[utoipa::path(
     get, path = "/api/v1/auth/me", tag = "auth",
@@ -200,6 +295,19 @@ impl From<VerifyEmailError> for ApiError {
     }
 }
 
+impl From<ResetPasswordError> for ApiError {
+    fn from(err: ResetPasswordError) -> Self {
+        match err {
+            ResetPasswordError::Invalid => Self::new(ErrorCode::TokenInvalid),
+            ResetPasswordError::Expired => Self::new(ErrorCode::TokenExpired),
+            ResetPasswordError::WeakPassword(violations) => {
+                weak_password("new_password", &violations)
+            }
+            ResetPasswordError::Failed(failure) => failure.into(),
+        }
+    }
+}
+
 impl From<CurrentUserError> for ApiError {
     fn from(err: CurrentUserError) -> Self {
         match err {
@@ -256,6 +364,13 @@ mod tests {
                 ChangePasswordError::Unauthenticated.into(),
                 401,
                 "unauthorized",
+            ),
+            (ResetPasswordError::Invalid.into(), 400, "token_invalid"),
+            (ResetPasswordError::Expired.into(), 400, "token_expired"),
+            (
+                ResetPasswordError::WeakPassword(vec![PolicyViolation::MissingDigit]).into(),
+                422,
+                "weak_password",
             ),
         ];
         for (err, status, code) in cases {

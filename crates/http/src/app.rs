@@ -31,6 +31,8 @@ pub trait App: Send + Sync + 'static {
     fn activity(&self) -> &Self::Activity;
     /// Pings the dependencies.
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
+    /// The product's name on the hosted pages.
+    fn product_name(&self) -> &str;
     /// The public JWKS document, rendered once.
     fn jwks(&self) -> &str;
     /// The metrics, Prometheus text exposition format.

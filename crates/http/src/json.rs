@@ -30,6 +30,23 @@ fn declares_json(req: &HttpRequest) -> bool {
         })
 }
 
+/// Forms (the hosted pages): at most 64 KiB, and a body that is not a form
+/// is a problem like any other.
+#[must_use]
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(MAX_BODY)
+        .error_handler(|err, _req: &HttpRequest| {
+            use actix_web::error::UrlencodedError;
+            match err {
+                UrlencodedError::Overflow { .. } => ApiError::new(ErrorCode::PayloadTooLarge),
+                UrlencodedError::ContentType => ApiError::new(ErrorCode::UnsupportedMediaType),
+                other => ApiError::invalid_field("body", "invalid_form", other.to_string()),
+            }
+            .into()
+        })
+}
+
 /// Query strings: a malformed or unknown parameter is a 422 naming it.
 #[must_use]
 pub fn query_config() -> web::QueryConfig {

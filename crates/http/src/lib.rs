@@ -16,6 +16,7 @@ pub mod dto;
 pub mod error;
 pub mod json;
 pub mod openapi;
+pub mod pages;
 pub mod refresh_cookie;
 pub mod request_id;
 pub mod routes;

@@ -7,7 +7,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::accounts::{ChangePasswordBody, RegisterBody, VerifyEmailBody};
+use crate::accounts::{
+    ChangePasswordBody, EmailBody, EmptyObject, RegisterBody, ResetPasswordBody, VerifyEmailBody,
+};
 use crate::activity::{AuditEventDto, AuditPageDto};
 use crate::dto::{TokenPairDto, UserDto, UserEnvelope};
 use crate::error::{FieldError, ProblemDetails};
@@ -31,9 +33,12 @@ use crate::{accounts, activity, docs, sessions, sign_in, system};
         accounts::register,
         accounts::verify_email,
         accounts::verify_email_in_path,
+        accounts::resend_verification,
         sign_in::login,
         accounts::me,
         sessions::refresh,
+        accounts::forgot_password,
+        accounts::reset_password,
         sessions::logout,
         sessions::list_sessions,
         sessions::revoke_sessions_collection,
@@ -54,7 +59,7 @@ use crate::{accounts, activity, docs, sessions, sign_in, system};
         HealthDto, HealthChecks, CheckStatus, OverallStatus, HealthDetails, ProbeDto, OutboxDto,
         LimiterDto, ProblemDetails, FieldError,
         RefreshBody, ChangePasswordBody, ValidateBody, IntrospectionDto, SessionDto, SessionsDto,
-        AuditEventDto, AuditPageDto,
+        AuditEventDto, AuditPageDto, EmailBody, EmptyObject, ResetPasswordBody,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -61,9 +61,24 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             "/api/v1/auth/verify-email/{token}",
             accounts::verify_email_in_path::<A>,
         ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/resend-verification",
+            accounts::resend_verification::<A>,
+        ),
         entry(Method::POST, "/api/v1/auth/login", sign_in::login::<A>),
         entry(Method::GET, "/api/v1/auth/me", accounts::me::<A>),
         entry(Method::POST, "/api/v1/auth/refresh", sessions::refresh::<A>),
+        entry(
+            Method::POST,
+            "/api/v1/auth/forgot-password",
+            accounts::forgot_password::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/reset-password",
+            accounts::reset_password::<A>,
+        ),
         entry(Method::POST, "/api/v1/auth/logout", sessions::logout::<A>),
         entry(
             Method::GET,
@@ -166,8 +181,10 @@ pub fn app<A: App>(
         .app_data(crate::json::config())
         .app_data(web::PathConfig::default())
         .app_data(crate::json::query_config())
+        .app_data(crate::json::form_config())
         .configure(configure::<A>)
         .configure(docs::configure_assets)
+        .configure(crate::pages::configure::<A>)
         .default_service(web::to(system::not_found))
         .wrap(from_fn(crate::request_id::middleware))
 }

@@ -8,7 +8,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use auth_application::accounts::{
     AccountView, Accounts, ChangePasswordError, ChangePasswordRequest, CurrentUserError,
-    RegisterError, RegisterRequest, VerifyEmailError,
+    RegisterError, RegisterRequest, ResetPasswordError, ResetPasswordRequest, VerifyEmailError,
 };
 use auth_application::activity::Activity;
 use auth_application::health::{HealthReport, Probe};
@@ -85,6 +85,21 @@ impl Accounts for Fake {
         _: &RequestContext,
     ) -> Result<(), ChangePasswordError> {
         Ok(())
+    }
+    async fn forgot_password(&self, _: Email, _: &RequestContext) -> Result<(), Failure> {
+        Ok(())
+    }
+    async fn resend_verification(&self, _: Email, _: &RequestContext) -> Result<(), Failure> {
+        Ok(())
+    }
+    async fn reset_password(
+        &self,
+        _: ResetPasswordRequest,
+        _: &RequestContext,
+    ) -> Result<(), ResetPasswordError> {
+        Err(ResetPasswordError::WeakPassword(vec![
+            auth_domain::PolicyViolation::TooShort,
+        ]))
     }
 }
 
@@ -182,6 +197,9 @@ impl App for Fake {
             outbox: None,
             limiter: auth_domain::limits::LimiterMode::Fallback,
         }
+    }
+    fn product_name(&self) -> &str {
+        "auth-service"
     }
     fn jwks(&self) -> &str {
         "{\"keys\":[]}"
@@ -338,4 +356,44 @@ async fn health_is_degraded_without_redis_and_503_without_the_database() {
     assert!(response.headers().contains_key("retry-after"));
     let body: serde_json::Value = test::read_body_json(response).await;
     assert_eq!(body["status"], "unavailable");
+}
+
+#[actix_web::test]
+async fn the_reset_page_lists_broken_rules_and_carries_the_headers_of_api_md() {
+    let (_, service) = serve!(Fake::default());
+    let page = test::call_service(
+        &service,
+        TestRequest::get()
+            .uri("/reset-password?token=tok")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.headers().get("content-security-policy").unwrap(),
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    assert_eq!(
+        page.headers().get("referrer-policy").unwrap(),
+        "no-referrer"
+    );
+    assert_eq!(page.headers().get("cache-control").unwrap(), "no-store");
+    let submitted = test::call_service(
+        &service,
+        TestRequest::post()
+            .uri("/reset-password")
+            .set_form([
+                ("token", "tok"),
+                ("password", "short"),
+                ("confirm", "short"),
+            ])
+            .to_request(),
+    )
+    .await;
+    let body = String::from_utf8(test::read_body(submitted).await.to_vec()).unwrap();
+    assert!(body.contains("data-rule=\"too_short\""), "{body}");
+    assert!(
+        body.contains("value=\"tok\""),
+        "the token stays in the form"
+    );
 }

@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
 use auth_application::AuthSettings;
-use auth_application::activity::{OutboxRelay, RetryPolicy};
+use auth_application::activity::{Deliveries, OutboxRelay, RetryPolicy};
+use auth_application::housekeeping::Housekeeping;
 use auth_http::TrustedProxies;
 use auth_infrastructure::db::{self, Database};
 use auth_infrastructure::{
     HotState, JwtTokens, MailAdapter, Pbkdf2Hasher, Settings, SystemClock, run_outbox_worker,
+    run_sweeper,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -31,7 +33,8 @@ pub struct Application {
     server: actix_web::dev::Server,
     port: u16,
     outbox_worker: JoinHandle<()>,
-    stop_outbox: tokio::sync::watch::Sender<bool>,
+    stop_workers: tokio::sync::watch::Sender<bool>,
+    sweeper: JoinHandle<()>,
     shutdown_timeout: std::time::Duration,
     gauges: JoinHandle<()>,
 }
@@ -89,7 +92,31 @@ impl Application {
             Path::new(DATA_DIR),
         )?);
 
-        let mailer = MailAdapter::from_settings(&settings.mail, &settings.smtp, clock.clone())?;
+        let gauges = telemetry::spawn_gauges(db.sessions(), db.outbox(), clock.clone());
+        let (stop_workers, workers_stopping) = tokio::sync::watch::channel(false);
+        let sweeper = tokio::spawn(run_sweeper(
+            Housekeeping::new(
+                db.users(),
+                db.one_time_tokens(),
+                db.sessions(),
+                clock.clone(),
+                &auth_settings,
+            ),
+            settings.accounts.sweep_interval,
+            workers_stopping.clone(),
+        ));
+        let services = Services::new(
+            services::Adapters {
+                db: db.clone(),
+                hot,
+                hasher,
+                tokens,
+                clock: clock.clone(),
+                metrics: telemetry::prometheus()?,
+            },
+            &auth_settings,
+        );
+
         let retry = RetryPolicy {
             max_attempts: settings.mail.max_attempts,
             base_delay: settings.mail.retry_base,
@@ -97,28 +124,18 @@ impl Application {
             retention: settings.mail.retention,
             ..RetryPolicy::default()
         };
-        let relay = OutboxRelay::new(db.outbox(), mailer, clock.clone(), retry);
-        let (stop_outbox, outbox_stopping) = tokio::sync::watch::channel(false);
+        let deliveries = Deliveries {
+            mailer: MailAdapter::from_settings(&settings.mail, &settings.smtp, clock.clone())?,
+            accounts: services.account_requests(),
+        };
+        let relay = OutboxRelay::new(db.outbox(), deliveries, clock.clone(), retry);
         let outbox_worker = tokio::spawn(run_outbox_worker(
             relay,
-            clock.clone(),
+            clock,
             outbox_queued,
             settings.mail.poll_interval,
-            outbox_stopping,
+            workers_stopping,
         ));
-
-        let gauges = telemetry::spawn_gauges(db.sessions(), db.outbox(), clock.clone());
-        let services = Services::new(
-            services::Adapters {
-                db,
-                hot,
-                hasher,
-                tokens,
-                clock,
-                metrics: telemetry::prometheus()?,
-            },
-            &auth_settings,
-        );
 
         let listener =
             TcpListener::bind((settings.http.host, settings.http.port)).map_err(|e| {
@@ -143,7 +160,8 @@ impl Application {
             server,
             port,
             outbox_worker,
-            stop_outbox,
+            stop_workers,
+            sweeper,
             shutdown_timeout,
             gauges,
         })
@@ -170,7 +188,8 @@ impl Application {
         self.gauges.abort();
         // Let the message being sent finish, within the same bound as the
         // in-flight requests; a message cut off is retried after its lease.
-        let _ = self.stop_outbox.send(true);
+        let _ = self.stop_workers.send(true);
+        self.sweeper.abort();
         let worker = self.outbox_worker;
         let abort = worker.abort_handle();
         if tokio::time::timeout(self.shutdown_timeout, worker)
@@ -202,6 +221,9 @@ fn auth_settings(settings: &Settings) -> AuthSettings {
         remember_me_ttl: settings.sessions.remember_me_ttl,
         refresh_reuse_grace: settings.sessions.refresh_reuse_grace,
         public_url: settings.http.public_url.trim_end_matches('/').to_owned(),
+        product_name: settings.links.product_name.clone(),
+        unverified_ttl: settings.accounts.unverified_ttl,
+        retention: settings.sessions.retention,
         verify_email_link: settings.links.verify_email.clone(),
         reset_password_link: settings.links.reset_password.clone(),
         limits: limit_settings(&settings.limits),

@@ -33,6 +33,8 @@ impl AccountPorts for ServerPorts {
     type Random = OsRandom;
     type Clock = SharedClock;
     type Limiter = HotState;
+    type Outbox = SeaOutbox;
+    type Audit = SeaAudit;
 }
 
 impl SignInPorts for ServerPorts {
@@ -65,11 +67,12 @@ impl ActivityPorts for ServerPorts {
 
 /// Everything the service's handlers call.
 pub struct Services {
-    accounts: AccountService<ServerPorts>,
+    accounts: Arc<AccountService<ServerPorts>>,
     sign_in: SignInService<ServerPorts>,
     sessions: SessionService<ServerPorts>,
     activity: ActivityService<ServerPorts>,
     health: HealthCheck<Database, HotState, SeaOutbox, HotState>,
+    product_name: String,
     jwks: String,
     metrics: Prometheus,
 }
@@ -103,7 +106,7 @@ impl Services {
         } = adapters;
         let jwks = tokens.jwks().to_string();
         Self {
-            accounts: AccountService::new(
+            accounts: Arc::new(AccountService::new(
                 AccountAdapters {
                     users: db.users(),
                     one_time_tokens: db.one_time_tokens(),
@@ -114,9 +117,11 @@ impl Services {
                     random: OsRandom,
                     clock: clock.clone(),
                     limiter: hot.clone(),
+                    outbox: db.outbox(),
+                    audit: db.audit(),
                 },
                 settings.clone(),
-            ),
+            )),
             sign_in: SignInService::new(
                 SignInAdapters {
                     users: db.users(),
@@ -149,7 +154,16 @@ impl Services {
             health: HealthCheck::new(db.clone(), hot.clone(), db.outbox(), hot),
             jwks,
             metrics,
+            product_name: settings.product_name.clone(),
         }
+    }
+}
+
+impl Services {
+    /// The `accounts` context as the handler of the requests the relay
+    /// delivers after the response.
+    pub(crate) fn account_requests(&self) -> Arc<AccountService<ServerPorts>> {
+        Arc::clone(&self.accounts)
     }
 }
 
@@ -177,6 +191,10 @@ impl App for Services {
 
     async fn health(&self) -> HealthReport {
         self.health.check().await
+    }
+
+    fn product_name(&self) -> &str {
+        &self.product_name
     }
 
     fn jwks(&self) -> &str {

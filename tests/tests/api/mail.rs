@@ -31,7 +31,11 @@ async fn smtp_outage_delays_mail_and_never_loses_it() {
 
     env.mail.refuse(false);
     let mail = env.mail.wait_for(&address, Duration::from_secs(20)).await;
-    assert_eq!(mail.subject, "Verify your email address");
+    assert!(
+        mail.subject.starts_with("Verify your email address"),
+        "{}",
+        mail.subject
+    );
     let sent = eventually(Duration::from_secs(10), || async {
         (env.query_i64("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
             .await

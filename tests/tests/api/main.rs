@@ -13,6 +13,8 @@ mod migrations;
 mod multi_instance;
 mod observability;
 mod outage;
+mod pages;
+mod recovery;
 mod sessions;
 mod store_contract;
 mod system;

@@ -1,33 +1,137 @@
-//! The emails of the `accounts` context. Plain text and HTML with the same
-//! content.
+//! The emails of the `accounts` context: each a list of parts rendered as
+//! plain text and as HTML (escaped), so both say the same.
 
 use auth_domain::{Email, EmailMessage};
 
+/// One part of a message.
+enum Part {
+    /// A paragraph.
+    Text(String),
+    /// A link with its label (the URL also appears in the text part).
+    Link { url: String, label: &'static str },
+    /// A code the reader may submit instead of following the link.
+    Code(String),
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn compose(to: &Email, subject: String, parts: &[Part]) -> EmailMessage {
+    let mut text = String::new();
+    let mut html = String::from("<!doctype html><html><body>");
+    for part in parts {
+        match part {
+            Part::Text(line) => {
+                text.push_str(&format!("{line}\r\n\r\n"));
+                html.push_str(&format!("<p>{}</p>", escape(line)));
+            }
+            Part::Link { url, label } => {
+                text.push_str(&format!("{url}\r\n\r\n"));
+                html.push_str(&format!("<p><a href=\"{}\">{label}</a></p>", escape(url)));
+            }
+            Part::Code(code) => {
+                text.push_str(&format!("Or submit this code: {code}\r\n\r\n"));
+                html.push_str(&format!(
+                    "<p>Or submit this code: <code>{}</code></p>",
+                    escape(code)
+                ));
+            }
+        }
+    }
+    html.push_str("</body></html>");
+    EmailMessage {
+        to: to.clone(),
+        subject,
+        text_body: text,
+        html_body: html,
+    }
+}
+
 /// The message asking a new user to confirm their address.
 pub(crate) fn verification_email(
+    product: &str,
     to: &Email,
     link: &str,
     token: &str,
     valid_hours: u64,
 ) -> EmailMessage {
-    let text_body = format!(
-        "Welcome!\r\n\r\nPlease confirm your email address by opening this link:\r\n\r\n{link}\r\n\r\n\
-         Or submit this code: {token}\r\n\r\nThe link expires in {valid_hours} hours. \
-         If you did not create an account, ignore this message.\r\n"
-    );
-    let html_body = format!(
-        "<!doctype html><html><body>\
-         <p>Welcome!</p>\
-         <p>Please confirm your email address:</p>\
-         <p><a href=\"{link}\">Verify my email</a></p>\
-         <p>Or submit this code: <code>{token}</code></p>\
-         <p>The link expires in {valid_hours} hours. If you did not create an account, ignore this message.</p>\
-         </body></html>"
-    );
-    EmailMessage {
-        to: to.clone(),
-        subject: "Verify your email address".to_owned(),
-        text_body,
-        html_body,
+    compose(
+        to,
+        format!("Verify your email address for {product}"),
+        &[
+            Part::Text(format!("Welcome to {product}!")),
+            Part::Text("Please confirm your email address by opening this link:".to_owned()),
+            Part::Link {
+                url: link.to_owned(),
+                label: "Verify my email",
+            },
+            Part::Code(token.to_owned()),
+            Part::Text(format!(
+                "The link expires in {valid_hours} hours. If you did not create an account, ignore this message."
+            )),
+        ],
+    )
+}
+
+/// The message carrying a password-reset link.
+pub(crate) fn reset_email(
+    product: &str,
+    to: &Email,
+    link: &str,
+    token: &str,
+    valid_minutes: u64,
+) -> EmailMessage {
+    compose(
+        to,
+        format!("Reset your {product} password"),
+        &[
+            Part::Text(format!(
+                "Someone asked to reset the password of your {product} account."
+            )),
+            Part::Text("To choose a new password, open this link:".to_owned()),
+            Part::Link {
+                url: link.to_owned(),
+                label: "Reset my password",
+            },
+            Part::Code(token.to_owned()),
+            Part::Text(format!(
+                "The link expires in {valid_minutes} minutes and works once. If you did not ask for it, ignore this message: your password stays as it is."
+            )),
+        ],
+    )
+}
+
+/// The notice that the password changed (by a reset).
+pub(crate) fn password_changed_email(product: &str, to: &Email) -> EmailMessage {
+    compose(
+        to,
+        format!("Your {product} password was changed"),
+        &[
+            Part::Text(format!(
+                "The password of your {product} account was just changed, and every device was signed out."
+            )),
+            Part::Text(
+                "If this was not you, reset your password at once and contact support.".to_owned(),
+            ),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_parts_carry_the_link_and_html_is_escaped() {
+        let to = Email::parse("a@example.com").expect("valid");
+        let mail = reset_email("<Acme>", &to, "https://x/r?token=abc&x=1", "abc", 60);
+        assert!(mail.text_body.contains("https://x/r?token=abc&x=1"));
+        assert!(mail.html_body.contains("https://x/r?token=abc&amp;x=1"));
+        assert!(mail.html_body.contains("&lt;Acme&gt;") && !mail.html_body.contains("<Acme>"));
+        assert!(mail.subject.contains("<Acme>"), "subjects are not HTML");
     }
 }

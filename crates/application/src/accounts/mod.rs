@@ -4,6 +4,7 @@
 
 mod change_password;
 mod mail;
+mod recovery;
 mod register;
 mod verify_email;
 
@@ -11,13 +12,15 @@ use std::future::Future;
 
 use auth_domain::access::RoleRepository;
 use auth_domain::accounts::{OneTimeTokenRepository, UserRepository};
+use auth_domain::activity::{AuditLog, OutboxRepository};
 use auth_domain::limits::RateLimiter;
 use auth_domain::password::PasswordHasher;
 use auth_domain::sessions::{RevocationList, SessionRepository};
 use auth_domain::system::{Clock, SecureRandom};
-use auth_domain::{AccessClaims, RequestContext, Role, User, UserId};
+use auth_domain::{AccessClaims, AccountRequestKind, Email, RequestContext, Role, User, UserId};
 
 pub use change_password::{ChangePasswordError, ChangePasswordRequest};
+pub use recovery::{ResetPasswordError, ResetPasswordRequest};
 pub use register::{RegisterError, RegisterRequest};
 pub use verify_email::VerifyEmailError;
 
@@ -73,6 +76,29 @@ pub trait Accounts: Send + Sync + 'static {
         request: ChangePasswordRequest,
         ctx: &RequestContext,
     ) -> impl Future<Output = Result<(), ChangePasswordError>> + Send;
+
+    /// Asks for a reset link for `email`: the same answer, and the same
+    /// work before it, whether or not the address has an account.
+    fn forgot_password(
+        &self,
+        email: Email,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Asks for a new verification link for `email`: the same answer for
+    /// unknown, unverified and verified addresses.
+    fn resend_verification(
+        &self,
+        email: Email,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Sets a new password with a mailed reset token.
+    fn reset_password(
+        &self,
+        request: ResetPasswordRequest,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<(), ResetPasswordError>> + Send;
 }
 
 /// The ports the `accounts` context uses.
@@ -95,6 +121,10 @@ pub trait AccountPorts: Send + Sync + 'static {
     type Clock: Clock + Clone;
     /// Rate limits.
     type Limiter: RateLimiter + Clone;
+    /// The outbox, for requests handled after the response.
+    type Outbox: OutboxRepository + Clone;
+    /// The audit trail, for requests about unknown addresses.
+    type Audit: AuditLog + Clone;
 }
 
 /// The adapters an [`AccountService`] is built from.
@@ -118,6 +148,10 @@ pub struct AccountAdapters<P: AccountPorts> {
     pub clock: P::Clock,
     /// Rate limits.
     pub limiter: P::Limiter,
+    /// The outbox.
+    pub outbox: P::Outbox,
+    /// The audit trail.
+    pub audit: P::Audit,
 }
 
 /// The `accounts` use cases.
@@ -128,6 +162,8 @@ pub struct AccountService<P: AccountPorts> {
     credentials: Credentials<P::Hasher>,
     revoker: Revoker<P::Sessions, P::Revocations, P::Clock>,
     limits: Limits<P::Limiter>,
+    outbox: P::Outbox,
+    audit: P::Audit,
     random: P::Random,
     clock: P::Clock,
     settings: AuthSettings,
@@ -153,6 +189,8 @@ impl<P: AccountPorts> AccountService<P> {
             random,
             clock,
             limiter,
+            outbox,
+            audit,
         } = adapters;
         Self {
             users,
@@ -161,6 +199,8 @@ impl<P: AccountPorts> AccountService<P> {
             credentials: Credentials::new(hasher),
             revoker: Revoker::new(sessions, revocations, clock.clone(), &settings),
             limits: Limits::new(limiter, settings.limits.clone()),
+            outbox,
+            audit,
             random,
             clock,
             settings,
@@ -214,5 +254,23 @@ impl<P: AccountPorts> Accounts for AccountService<P> {
         ctx: &RequestContext,
     ) -> Result<(), ChangePasswordError> {
         self.change(claims, request, ctx).await
+    }
+
+    async fn forgot_password(&self, email: Email, ctx: &RequestContext) -> Result<(), Failure> {
+        self.queue_request(AccountRequestKind::ResetPassword, email, ctx)
+            .await
+    }
+
+    async fn resend_verification(&self, email: Email, ctx: &RequestContext) -> Result<(), Failure> {
+        self.queue_request(AccountRequestKind::ResendVerification, email, ctx)
+            .await
+    }
+
+    async fn reset_password(
+        &self,
+        request: ResetPasswordRequest,
+        ctx: &RequestContext,
+    ) -> Result<(), ResetPasswordError> {
+        self.reset(request, ctx).await
     }
 }

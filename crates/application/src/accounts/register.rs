@@ -81,7 +81,13 @@ impl<P: AccountPorts> AccountService<P> {
             .link(&self.settings.verify_email_link, token.expose());
         let valid_hours = self.settings.verify_email_ttl.as_secs().div_ceil(3600);
         let mail = OutboxMessage::email(
-            verification_email(&user.email, &link, token.expose(), valid_hours),
+            verification_email(
+                &self.settings.product_name,
+                &user.email,
+                &link,
+                token.expose(),
+                valid_hours,
+            ),
             now,
         );
         let effects = Effects::event(AuditEvent::new(
@@ -147,7 +153,9 @@ mod tests {
         assert_eq!(state.users.len(), 1);
         assert_eq!(state.user_roles, [(view.user.id, Role::user())]);
         assert_eq!(state.outbox.len(), 1);
-        let OutboxPayload::Email(mail) = &state.outbox[0].message.payload;
+        let OutboxPayload::Email(mail) = &state.outbox[0].message.payload else {
+            panic!("a mail is queued");
+        };
         assert!(
             mail.text_body
                 .contains("http://localhost:8001/verify-email?token=")

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use auth_domain::activity::{MailError, Mailer, OutboxRepository};
+use auth_domain::activity::{AccountRequests, DeliveryError, Mailer, OutboxRepository};
 use auth_domain::system::Clock;
 use auth_domain::{OutboxMessage, OutboxPayload, RepoError, Timestamp, after, before};
 
@@ -60,22 +60,40 @@ pub struct DeliveryReport {
     pub failed: u32,
 }
 
-/// Moves messages from the outbox to the port their kind names (email: the
-/// mailer).
+/// The ports that deliver each kind of outbox message.
+#[derive(Clone, Debug)]
+pub struct Deliveries<M, A> {
+    /// Kind `email`.
+    pub mailer: M,
+    /// Kind `account_request`: handled after the response.
+    pub accounts: A,
+}
+
+impl<M: Mailer, A: AccountRequests> Deliveries<M, A> {
+    /// Hands a payload to the port its kind names.
+    async fn deliver(&self, payload: &OutboxPayload) -> Result<(), DeliveryError> {
+        match payload {
+            OutboxPayload::Email(email) => Ok(self.mailer.send(email).await?),
+            OutboxPayload::AccountRequest(request) => self.accounts.handle(request).await,
+        }
+    }
+}
+
+/// Moves messages from the outbox to the port their kind names.
 #[derive(Debug)]
-pub struct OutboxRelay<O, M, C> {
+pub struct OutboxRelay<O, M, A, C> {
     outbox: O,
-    mailer: M,
+    deliveries: Deliveries<M, A>,
     clock: C,
     policy: RetryPolicy,
 }
 
-impl<O: OutboxRepository, M: Mailer, C: Clock> OutboxRelay<O, M, C> {
-    /// A relay from `outbox` to `mailer`.
-    pub fn new(outbox: O, mailer: M, clock: C, policy: RetryPolicy) -> Self {
+impl<O: OutboxRepository, M: Mailer, A: AccountRequests, C: Clock> OutboxRelay<O, M, A, C> {
+    /// A relay from `outbox` to the ports of `deliveries`.
+    pub fn new(outbox: O, deliveries: Deliveries<M, A>, clock: C, policy: RetryPolicy) -> Self {
         Self {
             outbox,
-            mailer,
+            deliveries,
             clock,
             policy,
         }
@@ -122,7 +140,7 @@ impl<O: OutboxRepository, M: Mailer, C: Clock> OutboxRelay<O, M, C> {
     ) -> Result<(), RepoError> {
         let attempts = message.attempts.saturating_add(1);
         let kind = message.payload.kind();
-        let outcome = match self.send(&message.payload).await {
+        let outcome = match self.deliveries.deliver(&message.payload).await {
             Ok(()) => {
                 self.outbox.mark_sent(message, self.clock.now()).await?;
                 tracing::info!(message_id = %message.id, kind, attempts, "outbox message delivered");
@@ -151,13 +169,6 @@ impl<O: OutboxRepository, M: Mailer, C: Clock> OutboxRelay<O, M, C> {
             metrics::counter!("auth_email_delivery_total", "outcome" => outcome).increment(1);
         }
         Ok(())
-    }
-
-    /// Hands a payload to the port its kind names.
-    async fn send(&self, payload: &OutboxPayload) -> Result<(), MailError> {
-        match payload {
-            OutboxPayload::Email(email) => self.mailer.send(email).await,
-        }
     }
 
     /// How long finished messages are kept.
@@ -195,13 +206,28 @@ mod tests {
     use super::*;
     use crate::testing::{harness, register_user};
 
-    fn relay(
-        world: &World,
-        mailer: &TestMailer,
-        policy: RetryPolicy,
-    ) -> OutboxRelay<auth_domain::testing::MemoryOutbox, TestMailer, auth_domain::testing::TestClock>
-    {
-        OutboxRelay::new(world.outbox(), mailer.clone(), world.clock(), policy)
+    /// No account requests in these tests.
+    struct NoRequests;
+
+    impl AccountRequests for NoRequests {
+        async fn handle(&self, _: &auth_domain::AccountRequest) -> Result<(), DeliveryError> {
+            Err(DeliveryError("unexpected".into()))
+        }
+    }
+
+    type TestRelay = OutboxRelay<
+        auth_domain::testing::MemoryOutbox,
+        TestMailer,
+        NoRequests,
+        auth_domain::testing::TestClock,
+    >;
+
+    fn relay(world: &World, mailer: &TestMailer, policy: RetryPolicy) -> TestRelay {
+        let deliveries = Deliveries {
+            mailer: mailer.clone(),
+            accounts: NoRequests,
+        };
+        OutboxRelay::new(world.outbox(), deliveries, world.clock(), policy)
     }
 
     #[test]
@@ -270,7 +296,9 @@ mod tests {
             .iter()
             .find(|row| row.status == OutboxStatus::Sent)
             .expect("one sent");
-        let OutboxPayload::Email(email) = &sent.message.payload;
+        let OutboxPayload::Email(email) = &sent.message.payload else {
+            panic!("an email");
+        };
         assert!(email.text_body.is_empty(), "a sent message keeps no body");
     }
 

@@ -48,6 +48,10 @@ pub enum LimitName {
     Refresh,
     /// The client's share of the hashing pool.
     HashShare,
+    /// Forgot-password requests per email.
+    ForgotPassword,
+    /// Resend-verification requests per email.
+    ResendVerification,
 }
 
 impl LimitName {
@@ -59,6 +63,8 @@ impl LimitName {
             Self::Register => "register",
             Self::Refresh => "refresh",
             Self::HashShare => "hash_share",
+            Self::ForgotPassword => "forgot_password",
+            Self::ResendVerification => "resend_verification",
         }
     }
 }
@@ -117,6 +123,35 @@ impl<L: RateLimiter> Limits<L> {
         let key = format!("register:ip:{}", ctx.client_key());
         self.admit(&key, self.settings.register, LimitName::Register)
             .await
+    }
+
+    /// Admits a forgot-password request for the address (known or not: the
+    /// limit must not tell them apart).
+    ///
+    /// # Errors
+    /// [`Failure::RateLimited`] past the limit.
+    pub async fn forgot_password(&self, email: &auth_domain::Email) -> Result<(), Failure> {
+        let key = format!("forgot_password:email:{email}");
+        self.admit(
+            &key,
+            self.settings.forgot_password,
+            LimitName::ForgotPassword,
+        )
+        .await
+    }
+
+    /// Admits a resend-verification request for the address.
+    ///
+    /// # Errors
+    /// [`Failure::RateLimited`] past the limit.
+    pub async fn resend_verification(&self, email: &auth_domain::Email) -> Result<(), Failure> {
+        let key = format!("resend_verification:email:{email}");
+        self.admit(
+            &key,
+            self.settings.resend_verification,
+            LimitName::ResendVerification,
+        )
+        .await
     }
 
     /// Admits a refresh of the session.

@@ -67,6 +67,13 @@ pub trait UserRepository: Send + Sync + 'static {
         effects: Effects,
     ) -> impl Future<Output = Result<Vec<SessionId>, RepoError>> + Send;
 
+    /// Deletes accounts still unverified that were registered before
+    /// `before` (with everything that hangs off them; audit rows stay).
+    fn delete_unverified(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<u64, RepoError>> + Send;
+
     /// Replaces the password hash (after a rehash with current parameters).
     fn set_password_hash(
         &self,
@@ -78,6 +85,33 @@ pub trait UserRepository: Send + Sync + 'static {
 
 /// Single-use email tokens (the `one_time_tokens` aggregate).
 pub trait OneTimeTokenRepository: Send + Sync + 'static {
+    /// In one transaction: marks the user's unused tokens of the same
+    /// purpose consumed (superseded), stores `token`, and writes `effects`
+    /// (the mail that carries it).
+    fn issue(
+        &self,
+        token: OneTimeToken,
+        effects: Effects,
+    ) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// In one transaction: consumes the reset token if still unconsumed
+    /// (compare-and-set), sets the password hash, marks the email verified
+    /// (the reset proved the address), revokes every session of the user
+    /// and writes `effects`. `None`, changing nothing, when the token was
+    /// consumed first; otherwise the revoked sessions.
+    fn complete_password_reset(
+        &self,
+        token: TokenId,
+        user: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<Option<Vec<SessionId>>, RepoError>> + Send;
+
+    /// Deletes tokens used, superseded or expired before `before`.
+    fn purge_spent(&self, before: Timestamp)
+    -> impl Future<Output = Result<u64, RepoError>> + Send;
+
     /// The token with this hash and purpose, used or not.
     fn find(
         &self,

@@ -6,8 +6,12 @@ mod outbox;
 mod ports;
 
 pub use audit::{AuditEvent, AuditEventType, AuditPage, RequestContext};
-pub use outbox::{EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus};
-pub use ports::{AuditLog, MailError, Mailer, OutboxBacklog, OutboxRepository};
+pub use outbox::{
+    AccountRequest, AccountRequestKind, EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus,
+};
+pub use ports::{
+    AccountRequests, AuditLog, DeliveryError, MailError, Mailer, OutboxBacklog, OutboxRepository,
+};
 
 /// The side effects of a state change: its audit events and the messages it
 /// queues. Every repository write takes them and stores them in the

@@ -3,6 +3,8 @@
 //! port their kind names. Email is its first kind; SMS and domain events
 //! join it as further [`OutboxPayload`] variants.
 
+use std::net::IpAddr;
+
 use crate::{Email, MessageId, Timestamp};
 
 /// An email ready to send: rendered, addressed, with a plain-text and an HTML
@@ -19,11 +21,59 @@ pub struct EmailMessage {
     pub html_body: String,
 }
 
+/// A request about an email address whose handling must not depend, before
+/// the response, on whether the address has an account: queued as is, and
+/// handled after the response by the `AccountRequests` port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRequest {
+    /// What is asked.
+    pub kind: AccountRequestKind,
+    /// The normalized address it is asked for.
+    pub email: Email,
+    /// Who asked (for the audit trail).
+    pub ip: Option<IpAddr>,
+    /// Who asked (for the audit trail).
+    pub user_agent: Option<String>,
+}
+
+/// The requests handled after the response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountRequestKind {
+    /// Mail a password-reset link, if the address has an account.
+    ResetPassword,
+    /// Mail a new verification link, if the address has an unverified
+    /// account.
+    ResendVerification,
+}
+
+impl AccountRequestKind {
+    /// The stored name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ResetPassword => "reset_password",
+            Self::ResendVerification => "resend_verification",
+        }
+    }
+
+    /// Parses a stored name.
+    #[must_use]
+    pub fn from_stored(name: &str) -> Option<Self> {
+        match name {
+            "reset_password" => Some(Self::ResetPassword),
+            "resend_verification" => Some(Self::ResendVerification),
+            _ => None,
+        }
+    }
+}
+
 /// What an outbox message carries; its variant is the row's `kind`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutboxPayload {
     /// An email, delivered by the `Mailer` port.
     Email(EmailMessage),
+    /// A request about an address, handled by the `AccountRequests` port.
+    AccountRequest(AccountRequest),
 }
 
 impl OutboxPayload {
@@ -32,6 +82,7 @@ impl OutboxPayload {
     pub const fn kind(&self) -> &'static str {
         match self {
             Self::Email(_) => "email",
+            Self::AccountRequest(_) => "account_request",
         }
     }
 }

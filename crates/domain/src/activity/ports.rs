@@ -4,7 +4,8 @@
 use std::future::Future;
 
 use crate::{
-    AuditEvent, EmailMessage, EventId, MessageId, OutboxMessage, RepoError, Timestamp, UserId,
+    AccountRequest, AuditEvent, EmailMessage, EventId, MessageId, OutboxMessage, RepoError,
+    Timestamp, UserId,
 };
 
 /// The audit trail. Most events are written with the change they record
@@ -27,6 +28,10 @@ pub trait AuditLog: Send + Sync + 'static {
 /// The delivery side of the transactional outbox. Messages are written by
 /// the other repositories, in the transaction of the change that caused them.
 pub trait OutboxRepository: Send + Sync + 'static {
+    /// Queues one message on its own (a request handled after the
+    /// response; most messages are queued with a change, as effects).
+    fn queue(&self, message: OutboxMessage) -> impl Future<Output = Result<(), RepoError>> + Send;
+
     /// Leases up to `limit` due messages until `lease_until`, so that no other
     /// worker (on any instance) delivers them meanwhile.
     fn claim_due(
@@ -99,3 +104,39 @@ pub trait Mailer: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 #[error("mail delivery failed: {0}")]
 pub struct MailError(pub String);
+
+/// Handles the account requests queued in the outbox (the `accounts`
+/// context implements it; the relay calls it after the response).
+pub trait AccountRequests: Send + Sync + 'static {
+    /// Handles one request; an error is retried like a failed delivery.
+    fn handle(
+        &self,
+        request: &AccountRequest,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
+}
+
+impl<T: AccountRequests + ?Sized> AccountRequests for std::sync::Arc<T> {
+    fn handle(
+        &self,
+        request: &AccountRequest,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send {
+        (**self).handle(request)
+    }
+}
+
+/// A queued message could not be delivered or handled; the outbox retries.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliveryError(pub String);
+
+impl From<MailError> for DeliveryError {
+    fn from(err: MailError) -> Self {
+        Self(err.to_string())
+    }
+}
+
+impl From<RepoError> for DeliveryError {
+    fn from(err: RepoError) -> Self {
+        Self(err.to_string())
+    }
+}

@@ -143,6 +143,11 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// How many sessions are neither revoked nor expired (a gauge).
     fn count_active(&self, now: Timestamp) -> impl Future<Output = Result<u64, RepoError>> + Send;
 
+    /// Deletes sessions (with their refresh tokens) that expired, or were
+    /// revoked, before `before`.
+    fn purge_ended(&self, before: Timestamp)
+    -> impl Future<Output = Result<u64, RepoError>> + Send;
+
     /// Sessions revoked at or after `since`, to rebuild revocation mirrors.
     fn revoked_since(
         &self,

@@ -627,6 +627,201 @@ pub async fn active_sessions_are_counted(
     assert_eq!(sessions.count_active(now).await.expect("count"), 0);
 }
 
+fn reset_token(user: UserId, secret: &str, now: Timestamp) -> OneTimeToken {
+    OneTimeToken {
+        id: TokenId::generate(),
+        user_id: user,
+        purpose: TokenPurpose::ResetPassword,
+        token_hash: TokenHash::of(secret.as_bytes()),
+        created_at: now,
+        expires_at: now + TimeDelta::hours(1),
+        consumed_at: None,
+    }
+}
+
+/// A new token supersedes the user's unused ones of its purpose; a reset
+/// is a compare-and-set that sets the password, verifies the address and
+/// ends every session.
+pub async fn reset_tokens_supersede_and_reset_once(
+    users: &impl UserRepository,
+    tokens: &impl OneTimeTokenRepository,
+    sessions: &impl SessionRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let account = registration("i@example.com", "verify", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    let first = reset_token(user, "reset-1", now);
+    tokens
+        .issue(first.clone(), Effects::default())
+        .await
+        .expect("issued");
+    let second = reset_token(user, "reset-2", now + TimeDelta::seconds(1));
+    tokens
+        .issue(second.clone(), Effects::default())
+        .await
+        .expect("issued");
+    let (one, two) = (TokenHash::of(b"reset-1"), TokenHash::of(b"reset-2"));
+    let consumed = |found: Option<OneTimeToken>| found.expect("kept").consumed_at.is_some();
+    assert!(
+        consumed(
+            tokens
+                .find(&one, TokenPurpose::ResetPassword)
+                .await
+                .expect("read")
+        ),
+        "superseded"
+    );
+    assert!(!consumed(
+        tokens
+            .find(&two, TokenPurpose::ResetPassword)
+            .await
+            .expect("read")
+    ));
+    assert!(
+        tokens
+            .find(&TokenHash::of(b"verify"), TokenPurpose::VerifyEmail)
+            .await
+            .expect("read")
+            .expect("kept")
+            .consumed_at
+            .is_none(),
+        "another purpose is not superseded"
+    );
+    for token in [b"s1", b"s2"] {
+        sessions
+            .create(
+                NewSession {
+                    session: session_of(user, now),
+                    refresh_token_hash: TokenHash::of(token),
+                },
+                Effects::default(),
+            )
+            .await
+            .expect("created");
+    }
+    let hash = PasswordHash::new("$pbkdf2-sha256$reset".into());
+    let reset = || Effects::event(event(AuditEventType::PasswordReset, user, now));
+    let (a, b) = both(
+        tokens.complete_password_reset(second.id, user, &hash, now, reset()),
+        tokens.complete_password_reset(second.id, user, &hash, now, reset()),
+    )
+    .await;
+    let outcomes = [a.expect("reset"), b.expect("reset")];
+    let won: Vec<_> = outcomes.iter().flatten().collect();
+    assert_eq!(won.len(), 1, "exactly one reset wins: {outcomes:?}");
+    assert_eq!(won[0].len(), 2, "every session revoked");
+    let user = users.find_by_id(user).await.expect("read").expect("found");
+    assert_eq!(user.password_hash, hash);
+    assert!(user.email_verified, "the reset proved the address");
+    assert!(
+        sessions
+            .list_active(user.id, now)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+/// The sweep deletes unverified accounts past their time, ended sessions
+/// and spent tokens past the retention, and nothing else.
+pub async fn the_sweep_deletes_only_what_ended(
+    users: &impl UserRepository,
+    tokens: &impl OneTimeTokenRepository,
+    sessions: &impl SessionRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let old = now - TimeDelta::days(10);
+    let squatted = registration("squat@example.com", "v-squat", old);
+    users.create(squatted).await.expect("created");
+    let fresh = registration("fresh@example.com", "v-fresh", now);
+    users.create(fresh).await.expect("created");
+    let mut verified = registration("kept@example.com", "v-kept", old);
+    verified.user.email_verified = true;
+    let kept = verified.user.id;
+    users.create(verified).await.expect("created");
+    assert_eq!(
+        users
+            .delete_unverified(now - TimeDelta::days(7))
+            .await
+            .expect("swept"),
+        1
+    );
+    assert!(
+        users
+            .find_by_email(&Email::parse("squat@example.com").expect("valid"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        users
+            .find_by_email(&Email::parse("fresh@example.com").expect("valid"))
+            .await
+            .expect("read")
+            .is_some()
+    );
+
+    let mut ended = session_of(kept, old);
+    ended.expires_at = old + TimeDelta::hours(1);
+    let live = session_of(kept, now);
+    for (session, token) in [(ended, b"e1"), (live.clone(), b"l1")] {
+        sessions
+            .create(
+                NewSession {
+                    session,
+                    refresh_token_hash: TokenHash::of(token),
+                },
+                Effects::default(),
+            )
+            .await
+            .expect("created");
+    }
+    assert_eq!(
+        sessions
+            .purge_ended(now - TimeDelta::days(1))
+            .await
+            .expect("swept"),
+        1
+    );
+    assert!(sessions.find(live.id).await.expect("read").is_some());
+    assert!(
+        sessions
+            .find_refresh_token(&TokenHash::of(b"e1"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    let mut spent = reset_token(kept, "spent", old);
+    spent.expires_at = old + TimeDelta::hours(1);
+    tokens
+        .issue(spent, Effects::default())
+        .await
+        .expect("issued");
+    tokens
+        .issue(reset_token(kept, "live", now), Effects::default())
+        .await
+        .expect("issued");
+    // The verification token of `kept` expired long ago too.
+    assert_eq!(
+        tokens
+            .purge_spent(now - TimeDelta::days(1))
+            .await
+            .expect("swept"),
+        2
+    );
+    assert!(
+        tokens
+            .find(&TokenHash::of(b"live"), TokenPurpose::ResetPassword)
+            .await
+            .expect("read")
+            .is_some()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -648,6 +843,17 @@ mod tests {
         audit_trail_pages_newest_first(&w.users(), &w.audit(), w.now()).await;
         let w = World::new();
         active_sessions_are_counted(&w.users(), &w.sessions(), w.now()).await;
+        let w = World::new();
+        reset_tokens_supersede_and_reset_once(
+            &w.users(),
+            &w.one_time_tokens(),
+            &w.sessions(),
+            w.now(),
+        )
+        .await;
+        let w = World::new();
+        the_sweep_deletes_only_what_ended(&w.users(), &w.one_time_tokens(), &w.sessions(), w.now())
+            .await;
         let w = World::new();
         let world = w.clone();
         rotation_requires_an_active_account(

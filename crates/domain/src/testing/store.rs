@@ -117,6 +117,31 @@ impl UserRepository for MemoryUsers {
         Ok(revoked)
     }
 
+    async fn delete_unverified(&self, before: Timestamp) -> Result<u64, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let gone: Vec<UserId> = state
+            .users
+            .iter()
+            .filter(|u| !u.email_verified && u.created_at < before)
+            .map(|u| u.id)
+            .collect();
+        state.users.retain(|u| !gone.contains(&u.id));
+        state.user_roles.retain(|(u, _)| !gone.contains(u));
+        state.one_time_tokens.retain(|t| !gone.contains(&t.user_id));
+        let sessions: Vec<SessionId> = state
+            .sessions
+            .iter()
+            .filter(|s| gone.contains(&s.user_id))
+            .map(|s| s.id)
+            .collect();
+        state.sessions.retain(|s| !sessions.contains(&s.id));
+        state
+            .refresh_tokens
+            .retain(|r| !sessions.contains(&r.session));
+        Ok(gone.len() as u64)
+    }
+
     async fn set_password_hash(
         &self,
         id: UserId,
@@ -143,6 +168,60 @@ impl HealthProbe for MemoryUsers {
 pub struct MemoryOneTimeTokens(pub(super) World);
 
 impl OneTimeTokenRepository for MemoryOneTimeTokens {
+    async fn issue(&self, token: OneTimeToken, effects: Effects) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        for older in &mut state.one_time_tokens {
+            if older.user_id == token.user_id
+                && older.purpose == token.purpose
+                && older.consumed_at.is_none()
+            {
+                older.consumed_at = Some(token.created_at);
+            }
+        }
+        state.one_time_tokens.push(token);
+        store_effects(&mut state, effects);
+        Ok(())
+    }
+
+    async fn complete_password_reset(
+        &self,
+        token: TokenId,
+        user: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Option<Vec<SessionId>>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let Some(found) = state
+            .one_time_tokens
+            .iter_mut()
+            .find(|t| t.id == token && t.consumed_at.is_none())
+        else {
+            return Ok(None);
+        };
+        found.consumed_at = Some(now);
+        if let Some(u) = state.users.iter_mut().find(|u| u.id == user) {
+            u.password_hash = hash.clone();
+            u.email_verified = true;
+            u.updated_at = now;
+        }
+        let revoked = revoke_in(&mut state, user, RevokeScope::All, now);
+        store_effects(&mut state, effects);
+        Ok(Some(revoked))
+    }
+
+    async fn purge_spent(&self, before: Timestamp) -> Result<u64, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let count = state.one_time_tokens.len();
+        state
+            .one_time_tokens
+            .retain(|t| t.consumed_at.is_none_or(|at| at >= before) && t.expires_at >= before);
+        Ok((count - state.one_time_tokens.len()) as u64)
+    }
+
     async fn find(
         &self,
         hash: &TokenHash,
@@ -296,6 +375,20 @@ impl SessionRepository for MemorySessions {
         Ok(sessions)
     }
 
+    async fn purge_ended(&self, before: Timestamp) -> Result<u64, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let ended: Vec<SessionId> = state
+            .sessions
+            .iter()
+            .filter(|s| s.expires_at < before || s.revoked_at.is_some_and(|at| at < before))
+            .map(|s| s.id)
+            .collect();
+        state.sessions.retain(|s| !ended.contains(&s.id));
+        state.refresh_tokens.retain(|r| !ended.contains(&r.session));
+        Ok(ended.len() as u64)
+    }
+
     async fn count_active(&self, now: Timestamp) -> Result<u64, RepoError> {
         let state = self.0.lock();
         state.check()?;
@@ -367,6 +460,13 @@ impl AuditLog for MemoryAudit {
 pub struct MemoryOutbox(pub(super) World);
 
 impl OutboxRepository for MemoryOutbox {
+    async fn queue(&self, message: OutboxMessage) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        store_effects(&mut state, Effects::default().and_message(message));
+        Ok(())
+    }
+
     async fn claim_due(
         &self,
         now: Timestamp,
@@ -407,6 +507,10 @@ impl OutboxRepository for MemoryOutbox {
                 OutboxPayload::Email(email) => {
                     email.text_body.clear();
                     email.html_body.clear();
+                }
+                OutboxPayload::AccountRequest(request) => {
+                    request.ip = None;
+                    request.user_agent = None;
                 }
             }
         }

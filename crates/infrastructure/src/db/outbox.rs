@@ -3,8 +3,8 @@
 
 use auth_domain::activity::{OutboxBacklog, OutboxRepository};
 use auth_domain::{
-    Email, EmailMessage, MessageId, OutboxMessage, OutboxPayload, OutboxStatus, RepoError,
-    Timestamp,
+    AccountRequest, AccountRequestKind, Email, EmailMessage, MessageId, OutboxMessage,
+    OutboxPayload, OutboxStatus, RepoError, Timestamp,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -32,6 +32,17 @@ struct EmailPayload {
     html: String,
 }
 
+/// The stored form of an account request (kind `account_request`).
+#[derive(Serialize, Deserialize)]
+struct AccountRequestPayload {
+    request: String,
+    email: String,
+    #[serde(default)]
+    ip: Option<String>,
+    #[serde(default)]
+    user_agent: Option<String>,
+}
+
 fn encode(payload: &OutboxPayload) -> Result<String, DbError> {
     let json = match payload {
         OutboxPayload::Email(email) => serde_json::to_string(&EmailPayload {
@@ -40,11 +51,18 @@ fn encode(payload: &OutboxPayload) -> Result<String, DbError> {
             text: email.text_body.clone(),
             html: email.html_body.clone(),
         }),
+        OutboxPayload::AccountRequest(request) => serde_json::to_string(&AccountRequestPayload {
+            request: request.kind.as_str().to_owned(),
+            email: request.email.as_str().to_owned(),
+            ip: request.ip.map(|ip| ip.to_string()),
+            user_agent: request.user_agent.clone(),
+        }),
     };
     json.map_err(|e| sea_orm::DbErr::Custom(format!("outbox payload: {e}")).into())
 }
 
-/// What a sent message keeps: its metadata, not its content.
+/// What a handled message keeps: its metadata, not its content (a mail's
+/// body may hold a one-time token; a request's client details are dropped).
 fn metadata_of(payload: &OutboxPayload) -> Result<String, DbError> {
     match payload {
         OutboxPayload::Email(email) => encode(&OutboxPayload::Email(EmailMessage {
@@ -52,6 +70,13 @@ fn metadata_of(payload: &OutboxPayload) -> Result<String, DbError> {
             html_body: String::new(),
             ..email.clone()
         })),
+        OutboxPayload::AccountRequest(request) => {
+            encode(&OutboxPayload::AccountRequest(AccountRequest {
+                ip: None,
+                user_agent: None,
+                ..request.clone()
+            }))
+        }
     }
 }
 
@@ -66,6 +91,19 @@ fn decode(model: outbox::Model) -> Result<OutboxMessage, String> {
                 subject: email.subject,
                 text_body: email.text,
                 html_body: email.html,
+            })
+        }
+        "account_request" => {
+            let stored: AccountRequestPayload =
+                serde_json::from_str(&model.payload).map_err(|e| {
+                    format!("outbox message {} has an unreadable payload: {e}", model.id)
+                })?;
+            OutboxPayload::AccountRequest(AccountRequest {
+                kind: AccountRequestKind::from_stored(&stored.request)
+                    .ok_or_else(|| format!("outbox message {} has an unknown request", model.id))?,
+                email: Email::from_trusted(stored.email),
+                ip: stored.ip.and_then(|ip| ip.parse().ok()),
+                user_agent: stored.user_agent,
             })
         }
         other => {
@@ -187,6 +225,13 @@ impl SeaOutbox {
 }
 
 impl OutboxRepository for SeaOutbox {
+    async fn queue(&self, message: OutboxMessage) -> Result<(), RepoError> {
+        guarded(insert(&self.0.conn, &message)).await?;
+        self.0
+            .committed(&auth_domain::Effects::default().and_message(message));
+        Ok(())
+    }
+
     async fn claim_due(
         &self,
         now: Timestamp,

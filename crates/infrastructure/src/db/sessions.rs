@@ -279,6 +279,21 @@ impl SessionRepository for SeaSessions {
         .await
     }
 
+    async fn purge_ended(&self, before: Timestamp) -> Result<u64, RepoError> {
+        guarded(async {
+            // Refresh tokens go with their session (the foreign key cascades).
+            let ended = sea_orm::Condition::any()
+                .add(sessions::Column::ExpiresAt.lt(before))
+                .add(sessions::Column::RevokedAt.lt(before));
+            let deleted = sessions::Entity::delete_many()
+                .filter(ended)
+                .exec(&self.0.conn)
+                .await?;
+            Ok(deleted.rows_affected)
+        })
+        .await
+    }
+
     async fn count_active(&self, now: Timestamp) -> Result<u64, RepoError> {
         guarded(async {
             Ok(sessions::Entity::find()

@@ -193,6 +193,20 @@ impl UserRepository for SeaUsers {
         Ok(revoked)
     }
 
+    async fn delete_unverified(&self, before: Timestamp) -> Result<u64, RepoError> {
+        guarded(async {
+            // Sessions, tokens and role grants go with them (foreign keys
+            // cascade); audit rows have no foreign key and stay.
+            let deleted = users::Entity::delete_many()
+                .filter(users::Column::EmailVerified.eq(false))
+                .filter(users::Column::CreatedAt.lt(before))
+                .exec(&self.0.conn)
+                .await?;
+            Ok(deleted.rows_affected)
+        })
+        .await
+    }
+
     async fn set_password_hash(
         &self,
         id: UserId,

@@ -13,9 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use sections::{
-    Algorithm, DatabaseSettings, HttpSettings, LimitSettings, LinkSettings, LogFormat, LogSettings,
-    MailSettings, MailTransport, PasswordSettings, RedisSettings, SessionSettings, SmtpSettings,
-    SmtpTls, TokenSettings,
+    AccountSettings, Algorithm, DatabaseSettings, HttpSettings, LimitSettings, LinkSettings,
+    LogFormat, LogSettings, MailSettings, MailTransport, PasswordSettings, RedisSettings,
+    SessionSettings, SmtpSettings, SmtpTls, TokenSettings,
 };
 
 /// The defaults of every key: the one place they are written. The same file
@@ -41,6 +41,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     /// Password hashing.
     pub password: PasswordSettings,
+    /// Account housekeeping.
+    pub accounts: AccountSettings,
     /// Rate limits and the login lockout.
     pub limits: LimitSettings,
     /// Outgoing mail.
@@ -237,6 +239,9 @@ impl Settings {
             ("sessions.ttl", self.sessions.ttl),
             ("sessions.remember_me_ttl", self.sessions.remember_me_ttl),
             ("mail.poll_interval", self.mail.poll_interval),
+            ("sessions.retention", self.sessions.retention),
+            ("accounts.unverified_ttl", self.accounts.unverified_ttl),
+            ("accounts.sweep_interval", self.accounts.sweep_interval),
         ] {
             if value.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));

@@ -152,6 +152,28 @@ pub struct SessionSettings {
     /// browser tabs). `0s`: off.
     #[serde(with = "humantime_serde")]
     pub refresh_reuse_grace: Duration,
+    /// How long ended sessions and spent email tokens are kept.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+/// `[accounts]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    /// How long an account may stay unverified before it is deleted.
+    #[serde(with = "humantime_serde")]
+    pub unverified_ttl: Duration,
+    /// How often the housekeeping sweep runs.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for AccountSettings {
+    /// The built-in default (`config/default.toml`).
+    fn default() -> Self {
+        Settings::builtin().accounts.clone()
+    }
 }
 
 impl Default for SessionSettings {
@@ -328,6 +350,8 @@ impl std::fmt::Debug for SmtpSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSettings {
+    /// The product's name on the hosted pages and in mails.
+    pub product_name: String,
     /// Verification link, with `{public_url}` and `{token}`.
     pub verify_email: String,
     /// Reset link, with `{public_url}` and `{token}`.

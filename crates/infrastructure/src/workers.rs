@@ -1,10 +1,11 @@
-//! The outbox worker: runs the relay until shutdown.
+//! The background workers: the outbox relay and the housekeeping sweep,
+//! each until shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use auth_application::activity::OutboxRelay;
-use auth_domain::activity::{Mailer, OutboxRepository};
+use auth_domain::activity::{AccountRequests, Mailer, OutboxRepository};
 use auth_domain::system::Clock;
 use tokio::sync::Notify;
 
@@ -19,8 +20,8 @@ const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// On shutdown the message being sent is finished (its SMTP exchange is
 /// bounded by `smtp.timeout`) and marked; the rest of its batch is released
 /// to the other instances. The caller bounds the whole wait.
-pub async fn run_outbox_worker<O, M, C>(
-    relay: OutboxRelay<O, M, C>,
+pub async fn run_outbox_worker<O, M, A, C>(
+    relay: OutboxRelay<O, M, A, C>,
     clock: C,
     wake: Arc<Notify>,
     poll: Duration,
@@ -28,6 +29,7 @@ pub async fn run_outbox_worker<O, M, C>(
 ) where
     O: OutboxRepository,
     M: Mailer,
+    A: AccountRequests,
     C: Clock,
 {
     let mut last_purge: Option<std::time::Instant> = None;
@@ -62,6 +64,36 @@ pub async fn run_outbox_worker<O, M, C>(
             () = wake.notified() => {}
             () = tokio::time::sleep(next) => {}
             _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Runs the housekeeping sweep every `interval` until `shutdown` turns true.
+/// Safe on several instances at once: every delete is idempotent.
+pub async fn run_sweeper<U, T, S, C>(
+    sweep: auth_application::housekeeping::Housekeeping<U, T, S, C>,
+    interval: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    U: auth_domain::accounts::UserRepository,
+    T: auth_domain::accounts::OneTimeTokenRepository,
+    S: auth_domain::sessions::SessionRepository,
+    C: Clock,
+{
+    loop {
+        match sweep.sweep().await {
+            Ok(report) if report == Default::default() => {}
+            Ok(report) => tracing::info!(
+                unverified_accounts = report.unverified_accounts,
+                sessions = report.sessions,
+                tokens = report.tokens,
+                "housekeeping sweep deleted what ended"
+            ),
+            Err(err) => tracing::warn!(error = %err, "housekeeping sweep failed; will retry"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
         }
     }
 }
