@@ -29,8 +29,14 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     .ci/layering.sh
 
-# Benchmarks (release build): password hashing and token signing
-bench:
+# Benchmarks: the real service over HTTP beside this machine's own ceilings
+# (release build). Options: --quick, --postgres, --users N, --only a,b, --keep
+bench *args:
+    cargo run --release -p auth-bench -- {{args}}
+
+# Single costs in-process: one hash, one JWT signature and verification, one
+# rate-limit check
+bench-costs:
     cargo run --release -p auth-server --example bench
 
 # Migrations: just migrate up|down|status|fresh

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
 mod m20261125_000001_roles;
+mod m20261125_000002_session_indexes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261125_000001_roles::Migration),
+            Box::new(m20261125_000002_session_indexes::Migration),
         ]
     }
 }

@@ -27,6 +27,8 @@ pub struct AuthSettings {
     pub product_name: String,
     /// How long an unverified account may wait before it is deleted.
     pub unverified_ttl: Duration,
+    /// How long `GET /me` may answer from a cached account view (zero: off).
+    pub view_cache_ttl: Duration,
     /// How long ended sessions and spent tokens are kept.
     pub retention: Duration,
     /// Verification link template with `{public_url}` and `{token}`.

@@ -70,6 +70,7 @@ pub fn settings() -> AuthSettings {
         public_url: "http://localhost:8001".to_owned(),
         product_name: "auth-service".to_owned(),
         unverified_ttl: Duration::from_secs(7 * 24 * 3600),
+        view_cache_ttl: Duration::from_secs(2),
         retention: Duration::from_secs(30 * 24 * 3600),
         verify_email_link: "{public_url}/verify-email?token={token}".to_owned(),
         reset_password_link: "{public_url}/reset-password?token={token}".to_owned(),

@@ -223,6 +223,7 @@ fn auth_settings(settings: &Settings) -> AuthSettings {
         public_url: settings.http.public_url.trim_end_matches('/').to_owned(),
         product_name: settings.links.product_name.clone(),
         unverified_ttl: settings.accounts.unverified_ttl,
+        view_cache_ttl: settings.accounts.view_cache_ttl,
         retention: settings.sessions.retention,
         verify_email_link: settings.links.verify_email.clone(),
         reset_password_link: settings.links.reset_password.clone(),

@@ -403,14 +403,19 @@ async fn limits_fall_back_while_redis_is_down_and_are_shared_again_after() {
 
     redis.resume().await;
     let shared = eventually(Duration::from_secs(20), || async {
-        // A limiter call against Redis turns the mode back.
-        a.post_from(
-            "198.51.100.80",
-            "/api/v1/auth/register",
-            &json!({ "email": email("probe"), "password": PASSWORD }),
-        )
-        .await;
-        (a.get("/health").await.body["details"]["rate_limiter"]["mode"] == "shared").then_some(())
+        // A limiter call against Redis turns the mode back; both instances
+        // must have reconnected before the counts below can be shared.
+        let mut both = true;
+        for app in [&a, &b] {
+            app.post_from(
+                "198.51.100.80",
+                "/api/v1/auth/register",
+                &json!({ "email": email("probe"), "password": PASSWORD }),
+            )
+            .await;
+            both &= app.get("/health").await.body["details"]["rate_limiter"]["mode"] == "shared";
+        }
+        both.then_some(())
     })
     .await;
     assert!(shared.is_some(), "limits are shared again");

@@ -68,7 +68,7 @@ async fn roles_move_from_the_column_into_tables_and_back() {
         "the column is gone"
     );
 
-    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::down(&db, Some(2)).await.unwrap();
     assert_eq!(
         env.query_string("SELECT roles FROM users WHERE email = 'boss@example.com'")
             .await
@@ -76,4 +76,27 @@ async fn roles_move_from_the_column_into_tables_and_back() {
             .count(),
         2
     );
+}
+
+/// A refresh looks its session up by id with `revoked_at IS NULL`: the
+/// revoked-at index covers revoked sessions only, so no plan can read every
+/// live session through it; `down` restores the full index.
+#[tokio::test]
+async fn the_revoked_at_index_covers_revoked_sessions_only() {
+    let env = TestEnv::new().await;
+    let db = Database::connect(env.database_url.as_str()).await.unwrap();
+    let definition = if env.backend.postgres.is_some() {
+        "SELECT indexdef FROM pg_indexes WHERE indexname = 'idx_sessions_revoked_at'"
+    } else {
+        "SELECT sql FROM sqlite_master WHERE name = 'idx_sessions_revoked_at'"
+    };
+    Migrator::up(&db, None).await.unwrap();
+    let partial = env.query_string(definition).await;
+    assert!(
+        partial.to_lowercase().contains("where") && partial.to_lowercase().contains("is not null"),
+        "{partial}"
+    );
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let full = env.query_string(definition).await;
+    assert!(!full.to_lowercase().contains("where"), "{full}");
 }

@@ -82,6 +82,7 @@ impl<P: AccountPorts> AccountService<P> {
             )
             .await
             .map_err(Failure::from)?;
+        self.views.forget(user.id);
         self.revoker.publish(&revoked).await;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! user, password change. (Recovery, profiles, preferences, export and
 //! deletion land here too.)
 
+mod cache;
 mod change_password;
 mod mail;
 mod recovery;
@@ -19,6 +20,7 @@ use auth_domain::sessions::{RevocationList, SessionRepository};
 use auth_domain::system::{Clock, SecureRandom};
 use auth_domain::{AccessClaims, AccountRequestKind, Email, RequestContext, Role, User, UserId};
 
+pub use cache::ViewCache;
 pub use change_password::{ChangePasswordError, ChangePasswordRequest};
 pub use recovery::{ResetPasswordError, ResetPasswordRequest};
 pub use register::{RegisterError, RegisterRequest};
@@ -167,6 +169,7 @@ pub struct AccountService<P: AccountPorts> {
     random: P::Random,
     clock: P::Clock,
     settings: AuthSettings,
+    views: ViewCache,
 }
 
 impl<P: AccountPorts> std::fmt::Debug for AccountService<P> {
@@ -203,8 +206,16 @@ impl<P: AccountPorts> AccountService<P> {
             audit,
             random,
             clock,
+            views: ViewCache::new(settings.view_cache_ttl),
             settings,
         }
+    }
+
+    /// The cache of account views `current_user` reads through; whatever
+    /// else changes accounts drops its entries.
+    #[must_use]
+    pub fn view_cache(&self) -> &ViewCache {
+        &self.views
     }
 
     async fn view(&self, user: User) -> Result<AccountView, Failure> {
@@ -238,13 +249,19 @@ impl<P: AccountPorts> Accounts for AccountService<P> {
     }
 
     async fn current_user(&self, user: UserId) -> Result<AccountView, CurrentUserError> {
+        let now = self.clock.now();
+        if let Some(view) = self.views.get(user, now) {
+            return Ok(view);
+        }
         let user = self
             .users
             .find_by_id(user)
             .await
             .map_err(Failure::from)?
             .ok_or(CurrentUserError::Unknown)?;
-        Ok(self.view(user).await?)
+        let view = self.view(user).await?;
+        self.views.put(&view, now);
+        Ok(view)
     }
 
     async fn change_password(

@@ -127,6 +127,7 @@ impl<P: AccountPorts> AccountService<P> {
             .await
             .map_err(Failure::from)?
             .ok_or(ResetPasswordError::Invalid)?;
+        self.views.forget(user.id);
         // Dead at once on every instance.
         self.revoker.publish(&revoked).await;
         Ok(())

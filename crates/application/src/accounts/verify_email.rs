@@ -51,6 +51,7 @@ impl<P: AccountPorts> AccountService<P> {
         if !won {
             return Err(VerifyEmailError::Invalid);
         }
+        self.views.forget(token.user_id);
         let user = self
             .users
             .find_by_id(token.user_id)

@@ -2,7 +2,7 @@
 //! transaction of the change they belong to.
 
 use auth_domain::{AuditEvent, Effects};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, Iterable};
 
 use super::entities::audit_events;
 use super::{DbError, outbox, truncate};
@@ -57,4 +57,13 @@ pub(super) fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
         details: Set(serde_json::Value::Object(details).to_string()),
         at: Set(event.at),
     }
+}
+
+/// The columns of an audit row in table order, for hand-written
+/// statements: `(id, user_id, event_type, ip, user_agent, details, at)`.
+pub(super) fn audit_values(event: &AuditEvent) -> Vec<sea_orm::Value> {
+    let row = audit_row(event);
+    audit_events::Column::iter()
+        .filter_map(|column| row.get(column).into_value())
+        .collect()
 }

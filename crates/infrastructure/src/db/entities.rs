@@ -67,7 +67,23 @@ pub mod refresh_tokens {
         pub replaced_by: Option<Uuid>,
     }
 
-    no_relations!();
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::sessions::Entity",
+            from = "Column::SessionId",
+            to = "super::sessions::Column::Id"
+        )]
+        Session,
+    }
+
+    impl Related<super::sessions::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Session.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
 }
 
 pub mod one_time_tokens {

@@ -130,9 +130,36 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     if settings.is_sqlite() {
         ensure_sqlite_folder(&settings.url)?;
     }
+    if settings.migrate_on_start {
+        // On one connection of its own: over a pool, SQLite can hand the
+        // next DDL statement to a connection still reading the schema as it
+        // was before the previous one (a dropped index "already exists").
+        let db = sea_orm::Database::connect(connect_options(settings, 1))
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot connect to the database: {err}"))?;
+        if settings.is_sqlite() {
+            // WAL lets readers proceed while one writer commits; the
+            // setting persists in the file.
+            db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        }
+        Migrator::up(&db, None)
+            .await
+            .map_err(|err| anyhow::anyhow!("database migration failed: {err}"))?;
+        db.close().await?;
+    }
+    let db = sea_orm::Database::connect(connect_options(settings, settings.max_connections))
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot connect to the database: {err}"))?;
+    if settings.is_sqlite() {
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    }
+    Ok(db)
+}
+
+fn connect_options(settings: &DatabaseSettings, max_connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(settings.url.clone());
     options
-        .max_connections(settings.max_connections)
+        .max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(settings.acquire_timeout)
@@ -142,20 +169,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         // spent token's row) is zeroed in the file, not left in free pages.
         // A per-connection setting, so it is set on every connection.
         .map_sqlx_sqlite_opts(|opts| opts.pragma("secure_delete", "ON"));
-    let db = sea_orm::Database::connect(options)
-        .await
-        .map_err(|err| anyhow::anyhow!("cannot connect to the database: {err}"))?;
-    if settings.is_sqlite() {
-        // WAL lets readers proceed while one writer commits; the setting
-        // persists in the file.
-        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-    }
-    if settings.migrate_on_start {
-        Migrator::up(&db, None)
-            .await
-            .map_err(|err| anyhow::anyhow!("database migration failed: {err}"))?;
-    }
-    Ok(db)
+    options
 }
 
 fn ensure_sqlite_folder(url: &str) -> anyhow::Result<()> {

@@ -75,6 +75,9 @@ pub enum SettingsError {
 /// entries for `access_ttl + leeway`, so the leeway needs a bound.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
+/// The longest `/me` may show an account changed on another instance.
+pub const MAX_VIEW_CACHE_TTL: Duration = Duration::from_secs(60);
+
 /// PBKDF2-HMAC-SHA256 iterations production insists on (OWASP 2023).
 pub const PRODUCTION_MIN_ITERATIONS: u32 = 600_000;
 
@@ -246,6 +249,12 @@ impl Settings {
             if value.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));
             }
+        }
+        if self.accounts.view_cache_ttl > MAX_VIEW_CACHE_TTL {
+            return Err(invalid(
+                "accounts.view_cache_ttl",
+                "must be at most 60s: another instance's change shows only after it",
+            ));
         }
         if self.tokens.leeway > MAX_LEEWAY {
             return Err(invalid(

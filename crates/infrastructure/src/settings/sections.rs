@@ -167,6 +167,9 @@ pub struct AccountSettings {
     /// How often the housekeeping sweep runs.
     #[serde(with = "humantime_serde")]
     pub sweep_interval: Duration,
+    /// How long `GET /me` may answer from a cached account view.
+    #[serde(with = "humantime_serde")]
+    pub view_cache_ttl: Duration,
 }
 
 impl Default for AccountSettings {

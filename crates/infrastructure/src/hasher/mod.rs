@@ -1,4 +1,7 @@
-//! PBKDF2-HMAC-SHA256 password hashing on a bounded pool of blocking threads.
+//! PBKDF2-HMAC-SHA256 password hashing on a bounded pool of low-priority
+//! threads ([`threads`]).
+
+mod threads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,10 +13,12 @@ use pbkdf2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use pbkdf2::{Algorithm, Params, Pbkdf2, phc};
 use tokio::sync::Semaphore;
 
+use threads::HashThreads;
+
 /// Hashes with PBKDF2-HMAC-SHA256 into PHC strings.
 ///
-/// At most `concurrency` hashes run at once, on tokio's blocking threads,
-/// never on a request worker; at most `queue` more wait. Past that, callers
+/// At most `concurrency` hashes run at once, on as many dedicated threads
+/// below the request workers' priority, never on a request worker; at most `queue` more wait. Past that, callers
 /// get [`HashError::Busy`] at once (answered as 503 + `Retry-After`) instead of
 /// piling up and starving token validation.
 #[derive(Clone, Debug)]
@@ -28,6 +33,7 @@ struct Inner {
     /// How many of those one client may have.
     client_share: usize,
     hasher: Pbkdf2,
+    threads: HashThreads,
     rounds: u32,
     running: Arc<Semaphore>,
     admitted: Arc<Semaphore>,
@@ -121,6 +127,8 @@ impl Pbkdf2Hasher {
                 per_client: std::sync::Mutex::default(),
                 client_share: client_share.max(1),
                 hasher,
+                threads: HashThreads::start(concurrency)
+                    .map_err(|e| anyhow::anyhow!("cannot start the hashing threads: {e}"))?,
                 rounds: iterations,
                 running: Arc::new(Semaphore::new(concurrency)),
                 admitted: Arc::new(Semaphore::new(concurrency + queue)),
@@ -131,7 +139,7 @@ impl Pbkdf2Hasher {
         })
     }
 
-    /// Runs `job` on a blocking thread once a slot is free.
+    /// Runs `job` on a hashing thread once a slot is free.
     ///
     /// Both permits are owned and move into the blocking closure: a slot is
     /// free again only when the CPU work has ended, not when the request
@@ -157,13 +165,15 @@ impl Pbkdf2Hasher {
             .await
             .map_err(|e| HashError::Failed(e.to_string()))?;
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let _permits = (admitted, running, share);
-            let _counted = InFlight::enter(&inner);
-            job(&inner.hasher)
-        })
-        .await
-        .map_err(|e| HashError::Failed(e.to_string()))
+        self.inner
+            .threads
+            .run(move || {
+                let _permits = (admitted, running, share);
+                let _counted = InFlight::enter(&inner);
+                job(&inner.hasher)
+            })
+            .await
+            .map_err(|e| HashError::Failed(e.to_string()))
     }
 
     /// Hashes computing right now.
