@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261125_000001_roles;
 mod m20261125_000002_session_indexes;
+mod m20261126_000001_mfa;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261125_000001_roles::Migration),
             Box::new(m20261125_000002_session_indexes::Migration),
+            Box::new(m20261126_000001_mfa::Migration),
         ]
     }
 }

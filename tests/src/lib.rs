@@ -92,6 +92,9 @@ impl TestEnv {
         };
         let key_file = dir.path().join("jwt-ed25519.pem");
         auth_infrastructure::jwt::generate_key(Algorithm::EdDSA, &key_file).expect("signing key");
+        // Every instance of the world shares the key of TOTP secrets.
+        let mfa_key = format!("{}{}", unique(), unique());
+        std::fs::write(dir.path().join("mfa.key"), mfa_key).expect("mfa key");
         Arc::new(Self {
             backend,
             database_url,
@@ -126,7 +129,30 @@ impl TestEnv {
         s.smtp.port = self.mail.port();
         s.smtp.tls = SmtpTls::None;
         s.smtp.timeout = Duration::from_secs(5);
+        s.mfa.encryption_key_file = Some(self.dir.path().join("mfa.key"));
+        s.sms.transport = Some(auth_infrastructure::settings::SmsTransport::File);
+        s.sms.dir = self.sms_dir();
         s
+    }
+
+    /// Where the file SMS transport of this world writes.
+    #[must_use]
+    pub fn sms_dir(&self) -> PathBuf {
+        self.dir.path().join("sms")
+    }
+
+    /// The text messages sent to `to` so far, oldest first.
+    #[must_use]
+    pub fn sms_to(&self, to: &str) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(self.sms_dir())
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .filter(|text| text.lines().next() == Some(&format!("To: {to}")))
+            .collect()
     }
 
     /// Starts an instance with the default test settings.

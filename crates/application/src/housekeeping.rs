@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use auth_domain::accounts::{OneTimeTokenRepository, UserRepository};
 use auth_domain::before;
+use auth_domain::mfa::{MethodRepository, PendingLoginRepository};
 use auth_domain::sessions::SessionRepository;
 use auth_domain::system::Clock;
 
@@ -22,33 +23,46 @@ pub struct SweepReport {
     pub sessions: u64,
     /// Used, superseded or expired email tokens.
     pub tokens: u64,
+    /// Expired `mfa_token`s, sent codes and unconfirmed setups.
+    pub mfa: u64,
 }
 
 /// The sweep over its ports.
 #[derive(Clone, Debug)]
-pub struct Housekeeping<U, T, S, C> {
+pub struct Housekeeping<U, T, S, C, M, P> {
     users: U,
     tokens: T,
     sessions: S,
     clock: C,
+    methods: M,
+    pending_logins: P,
     unverified_ttl: Duration,
     retention: Duration,
 }
 
-impl<U, T, S, C> Housekeeping<U, T, S, C>
+impl<U, T, S, C, M, P> Housekeeping<U, T, S, C, M, P>
 where
     U: UserRepository,
     T: OneTimeTokenRepository,
     S: SessionRepository,
     C: Clock,
+    M: MethodRepository,
+    P: PendingLoginRepository,
 {
     /// A sweep with the lifetimes of `settings`.
-    pub fn new(users: U, tokens: T, sessions: S, clock: C, settings: &AuthSettings) -> Self {
+    pub fn new(
+        (users, tokens, sessions): (U, T, S),
+        (methods, pending_logins): (M, P),
+        clock: C,
+        settings: &AuthSettings,
+    ) -> Self {
         Self {
             users,
             tokens,
             sessions,
             clock,
+            methods,
+            pending_logins,
             unverified_ttl: settings.unverified_ttl,
             retention: settings.retention,
         }
@@ -70,6 +84,15 @@ where
                 .purge_ended(before(now, self.retention))
                 .await?,
             tokens: self.tokens.purge_spent(before(now, self.retention)).await?,
+            // A day past expiry: long after any use could matter.
+            mfa: self
+                .methods
+                .purge_expired(before(now, Duration::from_secs(24 * 3600)))
+                .await?
+                + self
+                    .pending_logins
+                    .purge_expired(before(now, Duration::from_secs(24 * 3600)))
+                    .await?,
         };
         Ok(report)
     }
@@ -86,9 +109,12 @@ mod tests {
         register_user(&h, "squatter@example.com").await;
         let pair = verified_login(&h, "owner@example.com").await;
         let sweep = Housekeeping::new(
-            h.world.users(),
-            h.world.one_time_tokens(),
-            h.world.sessions(),
+            (
+                h.world.users(),
+                h.world.one_time_tokens(),
+                h.world.sessions(),
+            ),
+            (h.world.mfa_methods(), h.world.pending_logins()),
             h.world.clock(),
             &settings(),
         );

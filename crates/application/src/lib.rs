@@ -14,6 +14,7 @@ pub mod activity;
 mod failure;
 pub mod health;
 pub mod housekeeping;
+pub mod mfa;
 pub mod sessions;
 mod settings;
 pub mod shared;
@@ -23,5 +24,5 @@ pub mod sign_in;
 mod testing;
 
 pub use failure::Failure;
-pub use settings::AuthSettings;
+pub use settings::{AuthSettings, MfaSettings};
 pub use shared::{Credentials, Limits, Revoker, SessionIssuer, TokenPair};

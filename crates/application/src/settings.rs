@@ -37,6 +37,35 @@ pub struct AuthSettings {
     pub reset_password_link: String,
     /// Rate limits and the login lockout.
     pub limits: crate::shared::LimitSettings,
+    /// Second factors and step-up.
+    pub mfa: MfaSettings,
+}
+
+/// `mfa.*` and `security.step_up_max_age` (API-MFA.md, Configuration).
+#[derive(Clone, Debug)]
+pub struct MfaSettings {
+    /// The issuer shown in authenticator apps.
+    pub issuer: String,
+    /// TOTP steps accepted either side of now.
+    pub totp_skew: u64,
+    /// Lifetime of an `mfa_token`.
+    pub token_ttl: Duration,
+    /// Wrong codes an `mfa_token` survives.
+    pub max_attempts_per_token: u32,
+    /// Lifetime of an emailed or texted code.
+    pub code_ttl: Duration,
+    /// Digits of an emailed or texted code.
+    pub code_length: usize,
+    /// Wrong codes a sent code survives.
+    pub max_attempts_per_code: u32,
+    /// Backup codes per set.
+    pub backup_codes: usize,
+    /// Methods (active or pending) per user.
+    pub max_methods: usize,
+    /// Whether SMS is offered (`sms.transport` is set).
+    pub sms_enabled: bool,
+    /// How recent the last interactive proof must be for step-up.
+    pub step_up_max_age: Duration,
 }
 
 /// Kept on top of the longest an access token stays acceptable, so that

@@ -5,15 +5,21 @@ use std::time::Duration;
 
 use auth_domain::limits::Window;
 use auth_domain::testing::{
-    FakeHasher, FakeTokens, MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens,
-    MemoryOutbox, MemoryRoles, MemorySessions, MemoryUsers, SequentialRandom, TestClock, World,
+    FakeBox, FakeCodeHasher, FakeHasher, FakeTokens, FakeTotp, MemoryAudit, MemoryBackupCodes,
+    MemoryHot, MemoryLimiter, MemoryMethods, MemoryOneTimeTokens, MemoryOutbox,
+    MemoryPendingLogins, MemoryRoles, MemorySessions, MemoryUsers, SequentialRandom, TestClock,
+    World,
 };
 use auth_domain::{Email, OutboxPayload, Password, RequestContext, User};
 
 use crate::accounts::{AccountAdapters, AccountPorts, AccountService, Accounts, RegisterRequest};
+use crate::mfa::{MfaAdapters, MfaPorts, MfaService};
 use crate::sessions::{SessionAdapters, SessionPorts, SessionService};
-use crate::sign_in::{LoginRequest, SignIn, SignInAdapters, SignInPorts, SignInService};
-use crate::{AuthSettings, TokenPair};
+use crate::shared::{FactorAdapters, FactorPorts};
+use crate::sign_in::{
+    LoginOutcome, LoginRequest, SignIn, SignInAdapters, SignInPorts, SignInService,
+};
+use crate::{AuthSettings, MfaSettings, TokenPair};
 
 pub const STRONG_PASSWORD: &str = "Quiet-Harbor-42-Lantern";
 
@@ -33,16 +39,50 @@ impl AccountPorts for TestPorts {
     type Audit = MemoryAudit;
 }
 
+impl FactorPorts for TestPorts {
+    type Methods = MemoryMethods;
+    type BackupCodes = MemoryBackupCodes;
+    type CodeHasher = FakeCodeHasher;
+    type Totp = FakeTotp;
+    type Secrets = FakeBox;
+    type Limiter = MemoryLimiter;
+    type Audit = MemoryAudit;
+    type Outbox = MemoryOutbox;
+    type Clock = TestClock;
+}
+
 impl SignInPorts for TestPorts {
     type Users = MemoryUsers;
     type Sessions = MemorySessions;
     type Roles = MemoryRoles;
-    type Audit = MemoryAudit;
     type Hasher = FakeHasher;
     type Tokens = FakeTokens;
     type Random = SequentialRandom;
-    type Clock = TestClock;
-    type Limiter = MemoryLimiter;
+    type PendingLogins = MemoryPendingLogins;
+}
+
+impl MfaPorts for TestPorts {
+    type Users = MemoryUsers;
+    type Sessions = MemorySessions;
+    type Roles = MemoryRoles;
+    type Tokens = FakeTokens;
+    type Random = SequentialRandom;
+    type Revocations = MemoryHot;
+    type PendingLogins = MemoryPendingLogins;
+}
+
+pub fn factor_adapters(w: &World) -> FactorAdapters<TestPorts> {
+    FactorAdapters {
+        methods: w.mfa_methods(),
+        backup_codes: w.backup_codes(),
+        code_hasher: w.code_hasher(),
+        totp: FakeTotp,
+        secrets: FakeBox,
+        limiter: w.limiter(),
+        audit: w.audit(),
+        outbox: w.outbox(),
+        clock: w.clock(),
+    }
 }
 
 impl SessionPorts for TestPorts {
@@ -100,6 +140,36 @@ pub fn settings() -> AuthSettings {
                 max: 5,
                 period: Duration::from_secs(900),
             },
+            mfa_failures: Window {
+                max: 10,
+                period: Duration::from_secs(900),
+            },
+            mfa_lock: Duration::from_secs(900),
+            mfa_per_ip: Window {
+                max: 30,
+                period: Duration::from_secs(60),
+            },
+            mfa_send_per_method: Window {
+                max: 1,
+                period: Duration::from_secs(60),
+            },
+            mfa_send_per_user: Window {
+                max: 5,
+                period: Duration::from_secs(3600),
+            },
+        },
+        mfa: MfaSettings {
+            issuer: "auth-service".to_owned(),
+            totp_skew: 1,
+            token_ttl: Duration::from_secs(300),
+            max_attempts_per_token: 5,
+            code_ttl: Duration::from_secs(300),
+            code_length: 6,
+            max_attempts_per_code: 5,
+            backup_codes: 10,
+            max_methods: 10,
+            sms_enabled: true,
+            step_up_max_age: Duration::from_secs(600),
         },
     }
 }
@@ -109,6 +179,7 @@ pub struct Harness {
     pub accounts: AccountService<TestPorts>,
     pub sign_in: SignInService<TestPorts>,
     pub sessions: SessionService<TestPorts>,
+    pub mfa: MfaService<TestPorts>,
 }
 
 pub fn harness() -> Harness {
@@ -139,12 +210,24 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 users: w.users(),
                 sessions: w.sessions(),
                 roles: w.roles(),
-                audit: w.audit(),
                 hasher: w.hasher(),
                 tokens: w.tokens(),
                 random: w.random(),
-                clock: w.clock(),
-                limiter: w.limiter(),
+                pending_logins: w.pending_logins(),
+                factors: factor_adapters(&w),
+            },
+            &settings,
+        ),
+        mfa: MfaService::new(
+            MfaAdapters {
+                users: w.users(),
+                sessions: w.sessions(),
+                roles: w.roles(),
+                tokens: w.tokens(),
+                random: w.random(),
+                revocations: w.hot(),
+                pending_logins: w.pending_logins(),
+                factors: factor_adapters(&w),
             },
             &settings,
         ),
@@ -200,10 +283,15 @@ pub async fn login(h: &Harness, email: &str) -> TokenPair {
         password: Password::new(STRONG_PASSWORD.into()),
         remember_me: false,
     };
-    h.sign_in
+    match h
+        .sign_in
         .login(request, &RequestContext::default())
         .await
         .expect("login")
+    {
+        LoginOutcome::Tokens(pair) => *pair,
+        LoginOutcome::MfaRequired(_) => panic!("a second factor is due"),
+    }
 }
 
 /// Registers, verifies and logs in.

@@ -239,6 +239,7 @@ impl World {
                     token_id: format!("bench-{k}"),
                     issued_at: now,
                     expires_at: now + TimeDelta::hours(1),
+                    assurance: auth_domain::Assurance::password(now),
                 };
                 Ok(format!("Bearer {}", issuer.issue(&claims)?))
             })

@@ -57,6 +57,14 @@ id_type!(
     SessionId
 );
 id_type!(
+    /// Identifies a second-factor method.
+    MethodId
+);
+id_type!(
+    /// Identifies a code sent by email or SMS.
+    ChallengeId
+);
+id_type!(
     /// Identifies a stored one-time or refresh token record.
     TokenId
 );

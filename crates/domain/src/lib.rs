@@ -15,6 +15,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod mfa;
 pub mod password;
 pub mod sessions;
 pub mod system;
@@ -31,9 +32,9 @@ pub use activity::{
 };
 pub use email::{Email, EmailError};
 pub use error::RepoError;
-pub use ids::{EventId, MessageId, RoleId, SessionId, TokenId, UserId};
+pub use ids::{ChallengeId, EventId, MessageId, MethodId, RoleId, SessionId, TokenId, UserId};
 pub use password::{Password, PasswordHash, PasswordPolicy, PolicyViolation};
-pub use sessions::{AccessClaims, NewSession, Session};
+pub use sessions::{Aal, AccessClaims, Amr, Assurance, NewSession, Session};
 pub use token::{OpaqueToken, TokenHash};
 
 /// Every instant in the domain is a UTC timestamp.

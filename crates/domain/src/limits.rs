@@ -80,4 +80,8 @@ pub trait RateLimiter: Send + Sync + 'static {
 
     /// Where the counts live right now.
     fn mode(&self) -> LimiterMode;
+
+    /// Forgets the key's counts and block (a success that resets a
+    /// failure count).
+    fn reset(&self, key: &str) -> impl Future<Output = Result<(), RepoError>> + Send;
 }

@@ -29,6 +29,12 @@ pub trait SecureRandom: Send + Sync + 'static {
     /// # Errors
     /// [`RandomError`] when the OS source fails.
     fn token(&self) -> Result<OpaqueToken, RandomError>;
+
+    /// Fills `buf` with random bytes (secrets, codes).
+    ///
+    /// # Errors
+    /// [`RandomError`] when the OS source fails.
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError>;
 }
 
 /// A dependency whose reachability `/health` reports.

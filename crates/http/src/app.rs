@@ -7,6 +7,7 @@ use std::future::Future;
 use auth_application::accounts::Accounts;
 use auth_application::activity::Activity;
 use auth_application::health::HealthReport;
+use auth_application::mfa::Mfa;
 use auth_application::sessions::Sessions;
 use auth_application::sign_in::SignIn;
 
@@ -20,6 +21,8 @@ pub trait App: Send + Sync + 'static {
     type Sessions: Sessions;
     /// The `activity` context.
     type Activity: Activity;
+    /// The `mfa` context.
+    type Mfa: Mfa;
 
     /// Registration, verification, the current user, password change.
     fn accounts(&self) -> &Self::Accounts;
@@ -29,6 +32,8 @@ pub trait App: Send + Sync + 'static {
     fn sessions(&self) -> &Self::Sessions;
     /// The audit trail.
     fn activity(&self) -> &Self::Activity;
+    /// Second factors and step-up.
+    fn mfa(&self) -> &Self::Mfa;
     /// Pings the dependencies.
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
     /// The product's name on the hosted pages.

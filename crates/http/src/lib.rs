@@ -15,6 +15,7 @@ pub mod docs;
 pub mod dto;
 pub mod error;
 pub mod json;
+pub mod mfa;
 pub mod openapi;
 pub mod pages;
 pub mod refresh_cookie;

@@ -13,13 +13,20 @@ use crate::accounts::{
 use crate::activity::{AuditEventDto, AuditPageDto};
 use crate::dto::{TokenPairDto, UserDto, UserEnvelope};
 use crate::error::{FieldError, ProblemDetails};
+use crate::mfa::{
+    BackupCodesDto, BackupCodesRegeneratedDto, ChallengeBody, ChallengeDto, MethodDto, MethodsDto,
+    SetupBody, SetupConfirmedDto, SetupResponse, TotpDto, VerifiedPairDto, VerifyBody,
+    VerifyResponse,
+};
 use crate::sessions::{IntrospectionDto, RefreshBody, SessionDto, SessionsDto, ValidateBody};
-use crate::sign_in::LoginBody;
+use crate::sign_in::{
+    LoginBody, LoginResponse, LoginTokensDto, MfaMethodOffer, MfaRequiredDto, ReauthenticateBody,
+};
 use crate::system::{
     CheckStatus, HealthChecks, HealthDetails, HealthDto, LimiterDto, OutboxDto, OverallStatus,
     ProbeDto,
 };
-use crate::{accounts, activity, docs, sessions, sign_in, system};
+use crate::{accounts, activity, docs, mfa, sessions, sign_in, system};
 
 /// The document.
 #[derive(OpenApi)]
@@ -48,6 +55,13 @@ use crate::{accounts, activity, docs, sessions, sign_in, system};
         sessions::validate,
         sessions::verify_token,
         activity::audit,
+        sign_in::reauthenticate,
+        mfa::setup,
+        mfa::methods,
+        mfa::challenge,
+        mfa::verify,
+        mfa::remove,
+        mfa::regenerate_backup_codes,
         system::health,
         system::metrics,
         system::jwks,
@@ -60,12 +74,17 @@ use crate::{accounts, activity, docs, sessions, sign_in, system};
         LimiterDto, ProblemDetails, FieldError,
         RefreshBody, ChangePasswordBody, ValidateBody, IntrospectionDto, SessionDto, SessionsDto,
         AuditEventDto, AuditPageDto, EmailBody, EmptyObject, ResetPasswordBody,
+        LoginResponse, LoginTokensDto, MfaRequiredDto, MfaMethodOffer, ReauthenticateBody,
+        SetupBody, SetupResponse, MethodDto, TotpDto, ChallengeDto, MethodsDto, BackupCodesDto,
+        ChallengeBody, VerifyBody, VerifyResponse, VerifiedPairDto, SetupConfirmedDto,
+        BackupCodesRegeneratedDto,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Registration, verification, login"),
         (name = "sessions", description = "Refresh, logout, devices, password change"),
         (name = "tokens", description = "Access-token validation for other services"),
+        (name = "mfa", description = "Second factors, step-up and backup codes"),
         (name = "system", description = "Health, keys and documentation"),
     )
 )]

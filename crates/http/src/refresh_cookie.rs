@@ -45,10 +45,16 @@ pub fn cleared() -> Cookie<'static> {
 /// The answer of login and refresh: the pair, and the pair's cookie.
 #[must_use]
 pub fn token_pair_response(pair: &TokenPair) -> HttpResponse {
+    pair_response(pair, &TokenPairDto::from(pair))
+}
+
+/// `body` (which carries `pair`), with the pair's cookie.
+#[must_use]
+pub fn pair_response<T: serde::Serialize>(pair: &TokenPair, body: &T) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(for_pair(pair))
-        .json(TokenPairDto::from(pair))
+        .json(body)
 }
 
 /// The refresh token a request presents: the body field first, then the

@@ -11,7 +11,7 @@ use actix_web::{FromRequest, Handler, Responder, Route, web};
 use crate::app::App;
 use crate::auth::{AppAuthenticator, BearerAuthenticator};
 use crate::client::TrustedProxies;
-use crate::{accounts, activity, docs, openapi, sessions, sign_in, system};
+use crate::{accounts, activity, docs, mfa, openapi, sessions, sign_in, system};
 
 /// One route: method, path (OpenAPI syntax) and its handler.
 pub struct RouteEntry {
@@ -116,6 +116,25 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             sessions::verify_token,
         ),
         entry(Method::GET, "/api/v1/auth/audit", activity::audit::<A>),
+        entry(
+            Method::POST,
+            "/api/v1/auth/reauthenticate",
+            sign_in::reauthenticate::<A>,
+        ),
+        entry(Method::POST, "/api/v1/mfa/setup", mfa::setup::<A>),
+        entry(Method::GET, "/api/v1/mfa/methods", mfa::methods::<A>),
+        entry(Method::POST, "/api/v1/mfa/challenge", mfa::challenge::<A>),
+        entry(Method::POST, "/api/v1/mfa/verify", mfa::verify::<A>),
+        entry(
+            Method::DELETE,
+            "/api/v1/mfa/methods/{method_id}",
+            mfa::remove::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/mfa/backup-codes/regenerate",
+            mfa::regenerate_backup_codes::<A>,
+        ),
         entry(Method::GET, "/health", system::health::<A>),
         entry(Method::GET, "/metrics", system::metrics::<A>),
         entry(Method::GET, "/.well-known/jwks.json", system::jwks::<A>),

@@ -57,6 +57,15 @@ pub struct IntrospectionDto {
     /// Issue time (seconds since the epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// Assurance level: `aal1` or `aal2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// Authentication methods (RFC 8176), e.g. `["pwd", "otp", "mfa"]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// The last interactive proof (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 impl From<&auth_domain::AccessClaims> for IntrospectionDto {
@@ -69,6 +78,16 @@ impl From<&auth_domain::AccessClaims> for IntrospectionDto {
             sid: Some(claims.session_id.as_uuid()),
             exp: Some(claims.expires_at.timestamp()),
             iat: Some(claims.issued_at.timestamp()),
+            acr: Some(claims.assurance.aal.as_str().to_owned()),
+            amr: Some(
+                claims
+                    .assurance
+                    .amr
+                    .iter()
+                    .map(|m| m.as_str().to_owned())
+                    .collect(),
+            ),
+            auth_time: Some(claims.assurance.auth_time.timestamp()),
         }
     }
 }

@@ -12,8 +12,15 @@ use auth_application::accounts::{
 };
 use auth_application::activity::Activity;
 use auth_application::health::{HealthReport, Probe};
+use auth_application::mfa::{
+    ChallengeError, ChallengeSent, MethodsView, Mfa, NewBackupCodes, RegenerateError, RemoveError,
+    SessionVerified, SetupDone, SetupError, SetupRequest, Subject, VerifyError,
+};
 use auth_application::sessions::{LogoutError, RefreshError, SessionError, Sessions};
-use auth_application::sign_in::{LoginError, LoginRequest, SignIn};
+use auth_application::shared::{Proof, StepUpError, StepUpRequired};
+use auth_application::sign_in::{
+    LoginError, LoginOutcome, LoginRequest, MfaLoginDone, MfaLoginError, ReauthError, SignIn,
+};
 use auth_application::{Failure, TokenPair};
 use auth_domain::sessions::TokenRejection;
 use auth_domain::{
@@ -45,6 +52,7 @@ fn pair(remember_me: bool) -> TokenPair {
             ip: None,
             user_agent: None,
             revoked_at: None,
+            assurance: auth_domain::Assurance::password(now),
         },
         user,
         roles: vec![Role::user()],
@@ -108,12 +116,79 @@ impl SignIn for Fake {
         &self,
         request: LoginRequest,
         _: &RequestContext,
-    ) -> Result<TokenPair, LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         if self.login_fails {
             Err(LoginError::InvalidCredentials)
         } else {
-            Ok(pair(request.remember_me))
+            Ok(LoginOutcome::Tokens(Box::new(pair(request.remember_me))))
         }
+    }
+    async fn complete_mfa_login(
+        &self,
+        _: &str,
+        _: Proof,
+        _: &RequestContext,
+    ) -> Result<MfaLoginDone, MfaLoginError> {
+        Err(MfaLoginError::Locked {
+            retry_after: std::time::Duration::from_secs(600),
+        })
+    }
+    async fn reauthenticate(
+        &self,
+        _: &AccessClaims,
+        _: auth_domain::Password,
+        _: &RequestContext,
+    ) -> Result<TokenPair, ReauthError> {
+        Err(ReauthError::InvalidCredentials)
+    }
+}
+
+/// Every MFA operation needs a step-up here.
+impl Mfa for Fake {
+    async fn setup(
+        &self,
+        _: &AccessClaims,
+        _: SetupRequest,
+        _: &RequestContext,
+    ) -> Result<SetupDone, SetupError> {
+        Err(SetupError::StepUp(StepUpError::Required(StepUpRequired {
+            acr: auth_domain::Aal::Aal2,
+            max_age: std::time::Duration::from_secs(600),
+        })))
+    }
+    async fn methods(&self, _: UserId) -> Result<MethodsView, Failure> {
+        Err(Failure::Unavailable("db".into()))
+    }
+    async fn challenge(
+        &self,
+        _: Subject<'_>,
+        _: auth_domain::MethodId,
+        _: &RequestContext,
+    ) -> Result<ChallengeSent, ChallengeError> {
+        Err(ChallengeError::TokenInvalid)
+    }
+    async fn verify(
+        &self,
+        _: &AccessClaims,
+        _: Proof,
+        _: &RequestContext,
+    ) -> Result<SessionVerified, VerifyError> {
+        Err(VerifyError::CodeInvalid)
+    }
+    async fn remove(
+        &self,
+        _: &AccessClaims,
+        _: auth_domain::MethodId,
+        _: &RequestContext,
+    ) -> Result<(), RemoveError> {
+        Err(RemoveError::NotFound)
+    }
+    async fn regenerate_backup_codes(
+        &self,
+        _: &AccessClaims,
+        _: &RequestContext,
+    ) -> Result<NewBackupCodes, RegenerateError> {
+        Err(RegenerateError::NotEnabled)
     }
 }
 
@@ -174,6 +249,10 @@ impl App for Fake {
     type SignIn = Self;
     type Sessions = Self;
     type Activity = Self;
+    type Mfa = Self;
+    fn mfa(&self) -> &Self {
+        self
+    }
     fn accounts(&self) -> &Self {
         self
     }
@@ -396,4 +475,55 @@ async fn the_reset_page_lists_broken_rules_and_carries_the_headers_of_api_md() {
         body.contains("value=\"tok\""),
         "the token stays in the form"
     );
+}
+
+#[actix_web::test]
+async fn mfa_verify_with_a_locked_factor_is_429_with_retry_after() {
+    let (_, service) = serve!(Fake::default());
+    let request = TestRequest::post()
+        .uri("/api/v1/mfa/verify")
+        .set_json(serde_json::json!({"mfa_token": "t", "type": "totp", "code": "123456"}))
+        .to_request();
+    let response = test::call_service(&service, request).await;
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "600");
+    let body: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(body["code"], "too_many_attempts");
+}
+
+#[actix_web::test]
+async fn step_up_problems_carry_the_rfc_9470_challenge() {
+    let err = crate::error::ApiError::from(StepUpError::Required(StepUpRequired {
+        acr: auth_domain::Aal::Aal2,
+        max_age: std::time::Duration::from_secs(600),
+    }));
+    let response = actix_web::ResponseError::error_response(&err);
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers().get("www-authenticate").unwrap(),
+        r#"Bearer realm="auth-service", error="insufficient_user_authentication", error_description="A recent second factor is required", acr_values="aal2", max_age=600"#
+    );
+    let body = actix_web::body::to_bytes(response.into_body())
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "step_up_required");
+    assert_eq!(body["acr_values"], "aal2");
+    assert_eq!(body["max_age"], 600);
+}
+
+#[actix_web::test]
+async fn mfa_routes_without_a_token_are_401() {
+    let (_, service) = serve!(Fake::default());
+    for (method, uri) in [
+        (actix_web::http::Method::GET, "/api/v1/mfa/methods"),
+        (
+            actix_web::http::Method::POST,
+            "/api/v1/mfa/backup-codes/regenerate",
+        ),
+    ] {
+        let request = TestRequest::default().method(method).uri(uri).to_request();
+        let response = test::call_service(&service, request).await;
+        assert_eq!(response.status(), 401, "{uri}");
+    }
 }

@@ -10,7 +10,9 @@ pub mod hasher;
 pub mod hot;
 pub mod jwt;
 pub mod mail;
+pub mod mfa;
 pub mod settings;
+pub mod sms;
 pub mod system;
 pub mod workers;
 

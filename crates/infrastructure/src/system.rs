@@ -39,6 +39,10 @@ impl SecureRandom for OsRandom {
             URL_SAFE_NO_PAD.encode(random_bytes::<{ OpaqueToken::BYTES }>()?),
         ))
     }
+
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+        getrandom::fill(buf).map_err(|e| RandomError(e.to_string()))
+    }
 }
 
 /// Fills a buffer from the OS CSPRNG.

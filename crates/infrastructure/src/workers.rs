@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_application::activity::OutboxRelay;
-use auth_domain::activity::{AccountRequests, Mailer, OutboxRepository};
+use auth_application::activity::{Delivery, OutboxRelay};
+use auth_domain::activity::OutboxRepository;
 use auth_domain::system::Clock;
 use tokio::sync::Notify;
 
@@ -20,16 +20,15 @@ const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// On shutdown the message being sent is finished (its SMTP exchange is
 /// bounded by `smtp.timeout`) and marked; the rest of its batch is released
 /// to the other instances. The caller bounds the whole wait.
-pub async fn run_outbox_worker<O, M, A, C>(
-    relay: OutboxRelay<O, M, A, C>,
+pub async fn run_outbox_worker<O, D, C>(
+    relay: OutboxRelay<O, D, C>,
     clock: C,
     wake: Arc<Notify>,
     poll: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
     O: OutboxRepository,
-    M: Mailer,
-    A: AccountRequests,
+    D: Delivery,
     C: Clock,
 {
     let mut last_purge: Option<std::time::Instant> = None;
@@ -70,8 +69,8 @@ pub async fn run_outbox_worker<O, M, A, C>(
 
 /// Runs the housekeeping sweep every `interval` until `shutdown` turns true.
 /// Safe on several instances at once: every delete is idempotent.
-pub async fn run_sweeper<U, T, S, C>(
-    sweep: auth_application::housekeeping::Housekeeping<U, T, S, C>,
+pub async fn run_sweeper<U, T, S, C, M, P>(
+    sweep: auth_application::housekeeping::Housekeeping<U, T, S, C, M, P>,
     interval: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
@@ -79,6 +78,8 @@ pub async fn run_sweeper<U, T, S, C>(
     T: auth_domain::accounts::OneTimeTokenRepository,
     S: auth_domain::sessions::SessionRepository,
     C: Clock,
+    M: auth_domain::mfa::MethodRepository,
+    P: auth_domain::mfa::PendingLoginRepository,
 {
     loop {
         match sweep.sweep().await {
@@ -87,6 +88,7 @@ pub async fn run_sweeper<U, T, S, C>(
                 unverified_accounts = report.unverified_accounts,
                 sessions = report.sessions,
                 tokens = report.tokens,
+                mfa = report.mfa,
                 "housekeeping sweep deleted what ended"
             ),
             Err(err) => tracing::warn!(error = %err, "housekeeping sweep failed; will retry"),

@@ -52,6 +52,7 @@ async fn main() {
         token_id: "bench".into(),
         issued_at: now,
         expires_at: now + chrono::TimeDelta::minutes(15),
+        assurance: auth_domain::Assurance::password(now),
     };
     let dir = tempfile_dir();
     for algorithm in [Algorithm::EdDSA, Algorithm::HS256] {

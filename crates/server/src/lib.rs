@@ -12,6 +12,8 @@ use auth_application::activity::{Deliveries, OutboxRelay, RetryPolicy};
 use auth_application::housekeeping::Housekeeping;
 use auth_http::TrustedProxies;
 use auth_infrastructure::db::{self, Database};
+use auth_infrastructure::mfa::AesSecretBox;
+use auth_infrastructure::sms::SmsAdapter;
 use auth_infrastructure::{
     HotState, JwtTokens, MailAdapter, Pbkdf2Hasher, Settings, SystemClock, run_outbox_worker,
     run_sweeper,
@@ -96,21 +98,25 @@ impl Application {
         let (stop_workers, workers_stopping) = tokio::sync::watch::channel(false);
         let sweeper = tokio::spawn(run_sweeper(
             Housekeeping::new(
-                db.users(),
-                db.one_time_tokens(),
-                db.sessions(),
+                (db.users(), db.one_time_tokens(), db.sessions()),
+                (db.mfa_methods(), db.pending_logins()),
                 clock.clone(),
                 &auth_settings,
             ),
             settings.accounts.sweep_interval,
             workers_stopping.clone(),
         ));
+        let secrets = Arc::new(AesSecretBox::from_key_file(
+            settings.mfa.encryption_key_file.as_deref(),
+            Path::new(DATA_DIR),
+        )?);
         let services = Services::new(
             services::Adapters {
                 db: db.clone(),
                 hot,
                 hasher,
                 tokens,
+                secrets,
                 clock: clock.clone(),
                 metrics: telemetry::prometheus()?,
             },
@@ -127,6 +133,7 @@ impl Application {
         let deliveries = Deliveries {
             mailer: MailAdapter::from_settings(&settings.mail, &settings.smtp, clock.clone())?,
             accounts: services.account_requests(),
+            sms: SmsAdapter::from_settings(&settings.sms, clock.clone())?,
         };
         let relay = OutboxRelay::new(db.outbox(), deliveries, clock.clone(), retry);
         let outbox_worker = tokio::spawn(run_outbox_worker(
@@ -227,11 +234,30 @@ fn auth_settings(settings: &Settings) -> AuthSettings {
         retention: settings.sessions.retention,
         verify_email_link: settings.links.verify_email.clone(),
         reset_password_link: settings.links.reset_password.clone(),
-        limits: limit_settings(&settings.limits),
+        limits: limit_settings(settings),
+        mfa: auth_application::MfaSettings {
+            issuer: settings
+                .mfa
+                .issuer
+                .clone()
+                .unwrap_or_else(|| settings.tokens.issuer.clone()),
+            totp_skew: settings.mfa.totp.skew,
+            token_ttl: settings.mfa.token_ttl,
+            max_attempts_per_token: settings.mfa.max_attempts_per_token,
+            code_ttl: settings.mfa.code_ttl,
+            code_length: settings.mfa.code_length,
+            max_attempts_per_code: settings.mfa.max_attempts_per_token,
+            backup_codes: settings.mfa.backup_codes.count,
+            max_methods: settings.mfa.max_methods,
+            sms_enabled: settings.sms.transport.is_some(),
+            step_up_max_age: settings.security.step_up_max_age,
+        },
     }
 }
 
-fn limit_settings(limits: &settings::LimitSettings) -> auth_application::shared::LimitSettings {
+fn limit_settings(settings: &Settings) -> auth_application::shared::LimitSettings {
+    let limits = &settings.limits;
+    let mfa = &settings.mfa;
     use auth_domain::limits::Window;
     auth_application::shared::LimitSettings {
         login_failures: Window {
@@ -258,6 +284,24 @@ fn limit_settings(limits: &settings::LimitSettings) -> auth_application::shared:
         change_password_failures: Window {
             max: limits.change_password_failures,
             period: limits.change_password_failure_window,
+        },
+        mfa_failures: Window {
+            max: mfa.lockout.max_failures,
+            period: mfa.lockout.window,
+        },
+        mfa_lock: mfa.lockout.duration,
+        // API-MFA.md: 30 challenges and verifications per minute per IP.
+        mfa_per_ip: Window {
+            max: 30,
+            period: std::time::Duration::from_secs(60),
+        },
+        mfa_send_per_method: Window {
+            max: 1,
+            period: mfa.resend_interval,
+        },
+        mfa_send_per_user: Window {
+            max: mfa.sends_per_hour,
+            period: std::time::Duration::from_secs(3600),
         },
     }
 }

@@ -7,12 +7,16 @@ use auth_application::AuthSettings;
 use auth_application::accounts::{AccountAdapters, AccountPorts, AccountService};
 use auth_application::activity::{ActivityPorts, ActivityService};
 use auth_application::health::{HealthCheck, HealthReport};
+use auth_application::mfa::{MfaAdapters, MfaPorts, MfaService};
 use auth_application::sessions::{SessionAdapters, SessionPorts, SessionService};
+use auth_application::shared::{FactorAdapters, FactorPorts};
 use auth_application::sign_in::{SignInAdapters, SignInPorts, SignInService};
 use auth_http::App;
 use auth_infrastructure::db::{
-    Database, SeaAudit, SeaOneTimeTokens, SeaOutbox, SeaRoles, SeaSessions, SeaUsers,
+    Database, SeaAudit, SeaBackupCodes, SeaMethods, SeaOneTimeTokens, SeaOutbox, SeaPendingLogins,
+    SeaRoles, SeaSessions, SeaUsers,
 };
+use auth_infrastructure::mfa::{AesSecretBox, RfcTotp};
 use auth_infrastructure::{HotState, JwtTokens, OsRandom, Pbkdf2Hasher, SharedClock};
 
 use crate::telemetry::Prometheus;
@@ -37,16 +41,36 @@ impl AccountPorts for ServerPorts {
     type Audit = SeaAudit;
 }
 
+impl FactorPorts for ServerPorts {
+    type Methods = SeaMethods;
+    type BackupCodes = SeaBackupCodes;
+    type CodeHasher = Pbkdf2Hasher;
+    type Totp = RfcTotp;
+    type Secrets = Arc<AesSecretBox>;
+    type Limiter = HotState;
+    type Audit = SeaAudit;
+    type Outbox = SeaOutbox;
+    type Clock = SharedClock;
+}
+
 impl SignInPorts for ServerPorts {
     type Users = SeaUsers;
     type Sessions = SeaSessions;
     type Roles = SeaRoles;
-    type Audit = SeaAudit;
     type Hasher = Pbkdf2Hasher;
     type Tokens = Arc<JwtTokens>;
     type Random = OsRandom;
-    type Clock = SharedClock;
-    type Limiter = HotState;
+    type PendingLogins = SeaPendingLogins;
+}
+
+impl MfaPorts for ServerPorts {
+    type Users = SeaUsers;
+    type Sessions = SeaSessions;
+    type Roles = SeaRoles;
+    type Tokens = Arc<JwtTokens>;
+    type Random = OsRandom;
+    type Revocations = HotState;
+    type PendingLogins = SeaPendingLogins;
 }
 
 impl SessionPorts for ServerPorts {
@@ -71,6 +95,7 @@ pub struct Services {
     sign_in: SignInService<ServerPorts>,
     sessions: SessionService<ServerPorts>,
     activity: ActivityService<ServerPorts>,
+    mfa: MfaService<ServerPorts>,
     health: HealthCheck<Database, HotState, SeaOutbox, HotState>,
     product_name: String,
     jwks: String,
@@ -89,6 +114,7 @@ pub(crate) struct Adapters {
     pub hot: HotState,
     pub hasher: Pbkdf2Hasher,
     pub tokens: Arc<JwtTokens>,
+    pub secrets: Arc<AesSecretBox>,
     pub clock: SharedClock,
     pub metrics: Prometheus,
 }
@@ -101,9 +127,21 @@ impl Services {
             hot,
             hasher,
             tokens,
+            secrets,
             clock,
             metrics,
         } = adapters;
+        let factors = || FactorAdapters::<ServerPorts> {
+            methods: db.mfa_methods(),
+            backup_codes: db.backup_codes(),
+            code_hasher: hasher.clone(),
+            totp: RfcTotp,
+            secrets: Arc::clone(&secrets),
+            limiter: hot.clone(),
+            audit: db.audit(),
+            outbox: db.outbox(),
+            clock: clock.clone(),
+        };
         let jwks = tokens.jwks().to_string();
         Self {
             accounts: Arc::new(AccountService::new(
@@ -127,12 +165,24 @@ impl Services {
                     users: db.users(),
                     sessions: db.sessions(),
                     roles: db.roles(),
-                    audit: db.audit(),
-                    hasher,
+                    hasher: hasher.clone(),
                     tokens: Arc::clone(&tokens),
                     random: OsRandom,
-                    clock: clock.clone(),
-                    limiter: hot.clone(),
+                    pending_logins: db.pending_logins(),
+                    factors: factors(),
+                },
+                settings,
+            ),
+            mfa: MfaService::new(
+                MfaAdapters {
+                    users: db.users(),
+                    sessions: db.sessions(),
+                    roles: db.roles(),
+                    tokens: Arc::clone(&tokens),
+                    random: OsRandom,
+                    revocations: hot.clone(),
+                    pending_logins: db.pending_logins(),
+                    factors: factors(),
                 },
                 settings,
             ),
@@ -172,6 +222,7 @@ impl App for Services {
     type SignIn = SignInService<ServerPorts>;
     type Sessions = SessionService<ServerPorts>;
     type Activity = ActivityService<ServerPorts>;
+    type Mfa = MfaService<ServerPorts>;
 
     fn accounts(&self) -> &Self::Accounts {
         &self.accounts
@@ -187,6 +238,10 @@ impl App for Services {
 
     fn activity(&self) -> &Self::Activity {
         &self.activity
+    }
+
+    fn mfa(&self) -> &Self::Mfa {
+        &self.mfa
     }
 
     async fn health(&self) -> HealthReport {

@@ -9,6 +9,7 @@ mod flow;
 mod hardening;
 mod logs;
 mod mail;
+mod mfa;
 mod migrations;
 mod multi_instance;
 mod observability;

@@ -68,7 +68,8 @@ async fn roles_move_from_the_column_into_tables_and_back() {
         "the column is gone"
     );
 
-    Migrator::down(&db, Some(2)).await.unwrap();
+    // Back to just before the roles migration (the second).
+    Migrator::down(&db, Some(steps_after(2))).await.unwrap();
     assert_eq!(
         env.query_string("SELECT roles FROM users WHERE email = 'boss@example.com'")
             .await
@@ -96,7 +97,51 @@ async fn the_revoked_at_index_covers_revoked_sessions_only() {
         partial.to_lowercase().contains("where") && partial.to_lowercase().contains("is not null"),
         "{partial}"
     );
-    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::down(&db, Some(steps_after(3))).await.unwrap();
     let full = env.query_string(definition).await;
     assert!(!full.to_lowercase().contains("where"), "{full}");
+}
+
+/// The `down` steps that undo every migration from the `n`th (1-based) on.
+fn steps_after(n: usize) -> u32 {
+    u32::try_from(Migrator::migrations().len() + 1 - n).unwrap()
+}
+
+/// Second factors: the tables and session columns come and go with the
+/// migration, and the sessions keep their rows.
+#[tokio::test]
+async fn the_mfa_migration_goes_up_and_down() {
+    let env = TestEnv::new().await;
+    let db = Database::connect(env.database_url.as_str()).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    for table in [
+        "mfa_methods",
+        "mfa_challenges",
+        "mfa_backup_codes",
+        "mfa_pending_logins",
+    ] {
+        assert_eq!(
+            env.query_i64(&format!("SELECT COUNT(*) FROM {table}"))
+                .await,
+            0
+        );
+    }
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM sessions WHERE aal = 'aal1'")
+            .await,
+        0
+    );
+    Migrator::down(&db, Some(steps_after(4))).await.unwrap();
+    assert!(
+        db.execute_unprepared("SELECT aal FROM sessions")
+            .await
+            .is_err()
+    );
+    assert!(
+        db.execute_unprepared("SELECT 1 FROM mfa_methods")
+            .await
+            .is_err()
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(env.query_i64("SELECT COUNT(*) FROM mfa_methods").await, 0);
 }

@@ -125,3 +125,58 @@ async fn a_sent_message_keeps_no_body() {
         "a sent message keeps its metadata, not its body: {payload}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn methods_confirm_once_and_steps_are_single_use() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::methods_confirm_once_and_steps_are_single_use(
+        &db.users(),
+        &db.sessions(),
+        &db.mfa_methods(),
+        &db.backup_codes(),
+        Utc::now(),
+    )
+    .await;
+    // The activation's audit event was written in its transaction, once.
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM audit_events WHERE event_type = 'mfa.method_added'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn challenges_are_consumed_once() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::challenges_are_consumed_once(&db.users(), &db.mfa_methods(), Utc::now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_codes_are_used_once() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::backup_codes_are_used_once(&db.users(), &db.backup_codes(), Utc::now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_logins_finish_once() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::pending_logins_finish_once(&db.users(), &db.pending_logins(), Utc::now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_last_method_turns_mfa_off() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::removing_the_last_method_turns_mfa_off(
+        &db.users(),
+        &db.sessions(),
+        &db.mfa_methods(),
+        &db.backup_codes(),
+        Utc::now(),
+    )
+    .await;
+}

@@ -1,55 +1,8 @@
-//! The emails of the `accounts` context: each a list of parts rendered as
-//! plain text and as HTML (escaped), so both say the same.
+//! The emails of the `accounts` context.
 
 use auth_domain::{Email, EmailMessage};
 
-/// One part of a message.
-enum Part {
-    /// A paragraph.
-    Text(String),
-    /// A link with its label (the URL also appears in the text part).
-    Link { url: String, label: &'static str },
-    /// A code the reader may submit instead of following the link.
-    Code(String),
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn compose(to: &Email, subject: String, parts: &[Part]) -> EmailMessage {
-    let mut text = String::new();
-    let mut html = String::from("<!doctype html><html><body>");
-    for part in parts {
-        match part {
-            Part::Text(line) => {
-                text.push_str(&format!("{line}\r\n\r\n"));
-                html.push_str(&format!("<p>{}</p>", escape(line)));
-            }
-            Part::Link { url, label } => {
-                text.push_str(&format!("{url}\r\n\r\n"));
-                html.push_str(&format!("<p><a href=\"{}\">{label}</a></p>", escape(url)));
-            }
-            Part::Code(code) => {
-                text.push_str(&format!("Or submit this code: {code}\r\n\r\n"));
-                html.push_str(&format!(
-                    "<p>Or submit this code: <code>{}</code></p>",
-                    escape(code)
-                ));
-            }
-        }
-    }
-    html.push_str("</body></html>");
-    EmailMessage {
-        to: to.clone(),
-        subject,
-        text_body: text,
-        html_body: html,
-    }
-}
+use crate::shared::mail::{Part, compose};
 
 /// The message asking a new user to confirm their address.
 pub(crate) fn verification_email(

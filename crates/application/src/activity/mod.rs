@@ -4,5 +4,5 @@
 mod relay;
 mod trail;
 
-pub use relay::{Deliveries, DeliveryReport, OutboxRelay, RetryPolicy};
+pub use relay::{Deliveries, Delivery, DeliveryReport, OutboxRelay, RetryPolicy};
 pub use trail::{Activity, ActivityPorts, ActivityService, DEFAULT_PAGE, MAX_PAGE};

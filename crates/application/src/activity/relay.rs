@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use auth_domain::activity::{AccountRequests, DeliveryError, Mailer, OutboxRepository};
+use auth_domain::activity::{AccountRequests, DeliveryError, Mailer, OutboxRepository, SmsSender};
 use auth_domain::system::Clock;
 use auth_domain::{OutboxMessage, OutboxPayload, RepoError, Timestamp, after, before};
 
@@ -60,37 +60,48 @@ pub struct DeliveryReport {
     pub failed: u32,
 }
 
+/// Hands each kind of outbox message to the port that delivers it.
+pub trait Delivery: Send + Sync + 'static {
+    /// Delivers one payload; an error is retried.
+    fn deliver(
+        &self,
+        payload: &OutboxPayload,
+    ) -> impl std::future::Future<Output = Result<(), DeliveryError>> + Send;
+}
+
 /// The ports that deliver each kind of outbox message.
 #[derive(Clone, Debug)]
-pub struct Deliveries<M, A> {
+pub struct Deliveries<M, A, S> {
     /// Kind `email`.
     pub mailer: M,
     /// Kind `account_request`: handled after the response.
     pub accounts: A,
+    /// Kind `sms`.
+    pub sms: S,
 }
 
-impl<M: Mailer, A: AccountRequests> Deliveries<M, A> {
-    /// Hands a payload to the port its kind names.
+impl<M: Mailer, A: AccountRequests, S: SmsSender> Delivery for Deliveries<M, A, S> {
     async fn deliver(&self, payload: &OutboxPayload) -> Result<(), DeliveryError> {
         match payload {
             OutboxPayload::Email(email) => Ok(self.mailer.send(email).await?),
             OutboxPayload::AccountRequest(request) => self.accounts.handle(request).await,
+            OutboxPayload::Sms(sms) => Ok(self.sms.send(sms).await?),
         }
     }
 }
 
 /// Moves messages from the outbox to the port their kind names.
 #[derive(Debug)]
-pub struct OutboxRelay<O, M, A, C> {
+pub struct OutboxRelay<O, D, C> {
     outbox: O,
-    deliveries: Deliveries<M, A>,
+    deliveries: D,
     clock: C,
     policy: RetryPolicy,
 }
 
-impl<O: OutboxRepository, M: Mailer, A: AccountRequests, C: Clock> OutboxRelay<O, M, A, C> {
+impl<O: OutboxRepository, D: Delivery, C: Clock> OutboxRelay<O, D, C> {
     /// A relay from `outbox` to the ports of `deliveries`.
-    pub fn new(outbox: O, deliveries: Deliveries<M, A>, clock: C, policy: RetryPolicy) -> Self {
+    pub fn new(outbox: O, deliveries: D, clock: C, policy: RetryPolicy) -> Self {
         Self {
             outbox,
             deliveries,
@@ -217,8 +228,7 @@ mod tests {
 
     type TestRelay = OutboxRelay<
         auth_domain::testing::MemoryOutbox,
-        TestMailer,
-        NoRequests,
+        Deliveries<TestMailer, NoRequests, auth_domain::testing::TestSms>,
         auth_domain::testing::TestClock,
     >;
 
@@ -226,6 +236,7 @@ mod tests {
         let deliveries = Deliveries {
             mailer: mailer.clone(),
             accounts: NoRequests,
+            sms: auth_domain::testing::TestSms::default(),
         };
         OutboxRelay::new(world.outbox(), deliveries, world.clock(), policy)
     }

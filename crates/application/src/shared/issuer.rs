@@ -8,8 +8,8 @@ use auth_domain::access::RoleRepository;
 use auth_domain::sessions::{AccessTokenIssuer, SessionRepository};
 use auth_domain::system::{Clock, SecureRandom};
 use auth_domain::{
-    AccessClaims, AuditEvent, AuditEventType, Effects, NewSession, OpaqueToken, RequestContext,
-    Role, Session, SessionId, User, after,
+    AccessClaims, Assurance, AuditEvent, AuditEventType, Effects, NewSession, OpaqueToken,
+    RequestContext, Role, Session, SessionId, User, after,
 };
 
 use crate::{AuthSettings, Failure};
@@ -75,8 +75,8 @@ where
         }
     }
 
-    /// Opens a session for `user` (who proved who they are) and records
-    /// `login.succeeded` with it.
+    /// Opens a session for `user` (who proved who they are, as `assurance`
+    /// says) and records `login.succeeded` with it.
     ///
     /// # Errors
     /// [`Failure`] when storage, randomness or signing fails; nothing is
@@ -85,6 +85,7 @@ where
         &self,
         user: User,
         remember_me: bool,
+        assurance: Assurance,
         ctx: &RequestContext,
     ) -> Result<TokenPair, Failure> {
         let now = self.clock.now();
@@ -103,12 +104,15 @@ where
             ip: ctx.ip,
             user_agent: ctx.user_agent.clone(),
             revoked_at: None,
+            assurance,
         };
         let refresh_token = self.new_refresh_token()?;
         let roles = self.roles.roles_of(user.id).await?;
-        let access_token = self.access_token(&user, &roles, session.id)?;
+        let access_token = self.access_token(&user, &roles, &session)?;
         let event = AuditEvent::new(AuditEventType::LoginSucceeded, Some(user.id), ctx, now)
-            .with("session_id", session.id.to_string());
+            .with("session_id", session.id.to_string())
+            .with("acr", session.assurance.aal.as_str())
+            .with("amr", session.assurance.amr_stored());
         let new = NewSession {
             session: session.clone(),
             refresh_token_hash: refresh_token.hash(),
@@ -136,9 +140,38 @@ where
         refresh_token: OpaqueToken,
     ) -> Result<TokenPair, Failure> {
         let roles = self.roles.roles_of(user.id).await?;
-        let access_token = self.access_token(&user, &roles, session.id)?;
+        let access_token = self.access_token(&user, &roles, &session)?;
         let remaining = self.remaining(&session);
         Ok(self.pair(access_token, refresh_token, remaining, session, user, roles))
+    }
+
+    /// Records a fresh interactive proof on the live `session` (step-up,
+    /// re-authentication): its assurance becomes `assurance`, its refresh
+    /// token is replaced, and a pair for the same session is issued.
+    ///
+    /// `Ok(None)` when the session has ended.
+    ///
+    /// # Errors
+    /// [`Failure`] when storage, randomness or signing fails.
+    pub async fn elevate(
+        &self,
+        user: User,
+        mut session: Session,
+        assurance: Assurance,
+        effects: Effects,
+    ) -> Result<Option<TokenPair>, Failure> {
+        let now = self.clock.now();
+        let refresh_token = self.new_refresh_token()?;
+        if !self
+            .sessions
+            .elevate(session.id, &assurance, &refresh_token.hash(), now, effects)
+            .await?
+        {
+            return Ok(None);
+        }
+        session.assurance = assurance;
+        session.last_used_at = now;
+        Ok(Some(self.reissue(user, session, refresh_token).await?))
     }
 
     /// The pair a grace-window replay answers with: the successor already
@@ -166,11 +199,15 @@ where
         Ok(self.random.token()?)
     }
 
-    fn access_token(
+    /// An access token for `session`, carrying its assurance.
+    ///
+    /// # Errors
+    /// [`Failure::Internal`] when signing fails.
+    pub fn access_token(
         &self,
         user: &User,
         roles: &[Role],
-        session: SessionId,
+        session: &Session,
     ) -> Result<String, Failure> {
         let now = self.clock.now();
         let claims = AccessClaims {
@@ -178,10 +215,11 @@ where
             email: user.email.clone(),
             email_verified: user.email_verified,
             roles: roles.to_vec(),
-            session_id: session,
+            session_id: session.id,
             token_id: uuid::Uuid::now_v7().to_string(),
             issued_at: now,
             expires_at: after(now, self.access_ttl),
+            assurance: session.assurance.clone(),
         };
         Ok(self.tokens.issue(&claims)?)
     }

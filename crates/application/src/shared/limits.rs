@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use auth_domain::limits::{Admission, RateLimiter, Window};
-use auth_domain::{RequestContext, SessionId};
+use auth_domain::{MethodId, RequestContext, SessionId, UserId};
 
 use crate::Failure;
 
@@ -28,6 +28,17 @@ pub struct LimitSettings {
     pub refresh: Window,
     /// Wrong `current_password`s per session before the session is revoked.
     pub change_password_failures: Window,
+    /// Wrong second-factor codes per user before MFA locks
+    /// (`mfa.lockout.max_failures` / `mfa.lockout.window`).
+    pub mfa_failures: Window,
+    /// How long MFA stays locked (`mfa.lockout.duration`).
+    pub mfa_lock: Duration,
+    /// Challenges and verifications per client IP (30 per minute).
+    pub mfa_per_ip: Window,
+    /// Codes sent per method (`mfa.resend_interval`).
+    pub mfa_send_per_method: Window,
+    /// Codes sent per user (`mfa.sends_per_hour`).
+    pub mfa_send_per_user: Window,
 }
 
 /// The limits, applied.
@@ -52,6 +63,10 @@ pub enum LimitName {
     ForgotPassword,
     /// Resend-verification requests per email.
     ResendVerification,
+    /// Second-factor requests per client.
+    MfaPerIp,
+    /// Second-factor code sends.
+    MfaSend,
 }
 
 impl LimitName {
@@ -65,6 +80,8 @@ impl LimitName {
             Self::HashShare => "hash_share",
             Self::ForgotPassword => "forgot_password",
             Self::ResendVerification => "resend_verification",
+            Self::MfaPerIp => "mfa_ip",
+            Self::MfaSend => "mfa_send",
         }
     }
 }
@@ -176,6 +193,73 @@ impl<L: RateLimiter> Limits<L> {
                 tracing::warn!(error = %err, "rate limiter unavailable; wrong password not counted");
                 false
             })
+    }
+
+    /// How long the user's second-factor checks stay locked, if they are.
+    pub async fn mfa_locked(&self, user: UserId) -> Option<Duration> {
+        let key = format!("mfa:user:{user}");
+        self.limiter.blocked_for(&key).await.unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "rate limiter unavailable; MFA lockout not checked");
+            None
+        })
+    }
+
+    /// Counts a wrong code of the user; `true` when it locked MFA.
+    pub async fn mfa_failed(&self, user: UserId) -> bool {
+        let key = format!("mfa:user:{user}");
+        self.limiter
+            .fail(&key, self.settings.mfa_failures, self.settings.mfa_lock)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "rate limiter unavailable; MFA failure not counted");
+                false
+            })
+    }
+
+    /// A right code: the user's failure count starts again.
+    pub async fn mfa_succeeded(&self, user: UserId) {
+        let key = format!("mfa:user:{user}");
+        if let Err(err) = self.limiter.reset(&key).await {
+            tracing::warn!(error = %err, "rate limiter unavailable; MFA failures not reset");
+        }
+    }
+
+    /// The configured MFA lock length.
+    #[must_use]
+    pub fn mfa_lock(&self) -> Duration {
+        self.settings.mfa_lock
+    }
+
+    /// Admits a challenge or verification from the client.
+    ///
+    /// # Errors
+    /// [`Failure::RateLimited`] past the limit.
+    pub async fn mfa_request(&self, ctx: &RequestContext) -> Result<(), Failure> {
+        let key = format!("mfa:ip:{}", ctx.client_key());
+        self.admit(&key, self.settings.mfa_per_ip, LimitName::MfaPerIp)
+            .await
+    }
+
+    /// Admits sending a code for the method: one per resend interval per
+    /// method, a few per hour per user.
+    ///
+    /// # Errors
+    /// [`Failure::RateLimited`] past either limit.
+    pub async fn mfa_send(&self, method: MethodId, user: UserId) -> Result<(), Failure> {
+        let per_method = format!("mfa:send:method:{method}");
+        self.admit(
+            &per_method,
+            self.settings.mfa_send_per_method,
+            LimitName::MfaSend,
+        )
+        .await?;
+        let per_user = format!("mfa:send:user:{user}");
+        self.admit(
+            &per_user,
+            self.settings.mfa_send_per_user,
+            LimitName::MfaSend,
+        )
+        .await
     }
 
     async fn admit(&self, key: &str, window: Window, name: LimitName) -> Result<(), Failure> {

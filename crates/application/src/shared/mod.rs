@@ -5,12 +5,19 @@
 //! A context calls these, never another context's module.
 
 mod credentials;
+mod factors;
 mod issuer;
 mod limits;
+pub(crate) mod mail;
 mod revoker;
+mod step_up;
 
 pub use credentials::Credentials;
+pub use factors::{
+    FactorAdapters, FactorError, FactorPorts, Factors, PendingProof, Proof, Verified, amr_of,
+};
 pub use issuer::{SessionIssuer, TokenPair};
 pub(crate) use limits::refused;
 pub use limits::{LimitName, LimitSettings, Limits};
 pub use revoker::Revoker;
+pub use step_up::{StepUp, StepUpError, StepUpRequired};

@@ -2,12 +2,66 @@
 
 use auth_domain::accounts::{SignInRefusal, UserRepository};
 use auth_domain::activity::AuditLog;
+use auth_domain::mfa::{
+    BackupCodeRepository, MethodKind, MethodRepository, PendingLogin, PendingLoginRepository,
+};
 use auth_domain::password::PasswordCheck;
-use auth_domain::system::Clock;
-use auth_domain::{AuditEvent, AuditEventType, Email, Password, RequestContext, User};
+use auth_domain::system::{Clock, SecureRandom};
+use auth_domain::{
+    Assurance, AuditEvent, AuditEventType, Email, MethodId, OpaqueToken, Password, RequestContext,
+    User, after,
+};
 
 use super::{SignInPorts, SignInService};
 use crate::{Failure, TokenPair};
+
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// No second factor: the session is open.
+    Tokens(Box<TokenPair>),
+    /// A second factor is due: no session yet.
+    MfaRequired(MfaRequired),
+}
+
+impl LoginOutcome {
+    /// The pair, when the session is open.
+    #[must_use]
+    pub fn tokens(self) -> Option<TokenPair> {
+        match self {
+            Self::Tokens(pair) => Some(*pair),
+            Self::MfaRequired(_) => None,
+        }
+    }
+}
+
+/// What the second step needs.
+#[derive(Debug)]
+pub struct MfaRequired {
+    /// The token of this half-finished login (shown once; stored hashed).
+    pub mfa_token: OpaqueToken,
+    /// Seconds it stays usable.
+    pub expires_in: u64,
+    /// The user's active methods.
+    pub methods: Vec<MethodSummary>,
+    /// Unused backup codes, when the user has a set.
+    pub backup_codes_remaining: Option<u32>,
+    /// The method to offer first: the one used last.
+    pub default_method_id: Option<MethodId>,
+}
+
+/// An active method as the login answer shows it.
+#[derive(Clone, Debug)]
+pub struct MethodSummary {
+    /// Its id.
+    pub id: MethodId,
+    /// Its kind.
+    pub kind: MethodKind,
+    /// Its name.
+    pub name: String,
+    /// The masked address or number.
+    pub hint: Option<String>,
+}
 
 /// A validated login request.
 #[derive(Debug)]
@@ -70,7 +124,7 @@ impl<P: SignInPorts> SignInService<P> {
         &self,
         request: LoginRequest,
         ctx: &RequestContext,
-    ) -> Result<TokenPair, LoginError> {
+    ) -> Result<LoginOutcome, LoginError> {
         // Before any work: a blocked client costs no lookup and no hash,
         // whatever email it tries and even with the right password.
         if let Some(retry_after) = self.limits.login_blocked(ctx).await {
@@ -119,7 +173,75 @@ impl<P: SignInPorts> SignInService<P> {
         if needs_rehash {
             self.upgrade_hash(&user, request.password, ctx).await;
         }
-        Ok(self.issuer.open(user, request.remember_me, ctx).await?)
+        if let Some(required) = self
+            .second_factor_due(&user, request.remember_me, ctx)
+            .await?
+        {
+            return Ok(LoginOutcome::MfaRequired(required));
+        }
+        let assurance = Assurance::password(self.clock.now());
+        Ok(LoginOutcome::Tokens(Box::new(
+            self.issuer
+                .open(user, request.remember_me, assurance, ctx)
+                .await?,
+        )))
+    }
+
+    /// For a user with an active method: the half-finished login, bound to
+    /// this client, and what to offer. `None` without a second factor.
+    async fn second_factor_due(
+        &self,
+        user: &User,
+        remember_me: bool,
+        ctx: &RequestContext,
+    ) -> Result<Option<MfaRequired>, Failure> {
+        let mut active: Vec<_> = self
+            .methods
+            .list(user.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.is_active())
+            .collect();
+        if active.is_empty() {
+            return Ok(None);
+        }
+        let now = self.clock.now();
+        let token = self.random.token()?;
+        let ttl = self.settings.mfa.token_ttl;
+        self.pending_logins
+            .create(PendingLogin {
+                id: uuid::Uuid::now_v7(),
+                token_hash: token.hash(),
+                user_id: user.id,
+                remember_me,
+                ip: ctx.ip,
+                user_agent: ctx.user_agent.clone(),
+                created_at: now,
+                expires_at: after(now, ttl),
+                attempts: 0,
+                consumed_at: None,
+            })
+            .await?;
+        let backup = self.backup_codes.summary(user.id).await?;
+        // The one used last first; never used ones by age.
+        active.sort_by_key(|m| std::cmp::Reverse(m.last_used_at));
+        let default_method_id = active.first().map(|m| m.id);
+        active.sort_by_key(|m| m.created_at);
+        Ok(Some(MfaRequired {
+            mfa_token: token,
+            expires_in: ttl.as_secs(),
+            methods: active
+                .iter()
+                .map(|m| MethodSummary {
+                    id: m.id,
+                    kind: m.kind,
+                    name: m.name.clone(),
+                    hint: m.hint(&user.email),
+                })
+                .collect(),
+            backup_codes_remaining: backup.map(|b| b.remaining),
+            default_method_id,
+        }))
     }
 
     /// Replaces an outdated hash. Best effort: the login succeeds regardless.
@@ -144,7 +266,12 @@ impl<P: SignInPorts> SignInService<P> {
 
     /// A failed proof of identity: recorded, and counted against the
     /// client; the failure that completes the window blocks the client.
-    async fn login_failed(&self, user: Option<&User>, reason: &str, ctx: &RequestContext) {
+    pub(super) async fn login_failed(
+        &self,
+        user: Option<&User>,
+        reason: &str,
+        ctx: &RequestContext,
+    ) {
         self.record_refusal(user, reason, ctx).await;
         if self.limits.login_failed(ctx).await {
             let block = self.limits.login_block();
@@ -209,7 +336,9 @@ mod tests {
                 &RequestContext::default(),
             )
             .await
-            .expect("login");
+            .expect("login")
+            .tokens()
+            .expect("no second factor");
         assert_eq!(pair.expires_in, 900);
         assert_eq!(pair.refresh_expires_in, 86_400);
         assert_eq!(pair.roles, [auth_domain::Role::user()]);
@@ -232,7 +361,9 @@ mod tests {
             .sign_in
             .login(request, &RequestContext::default())
             .await
-            .expect("login");
+            .expect("login")
+            .tokens()
+            .expect("no second factor");
         assert_eq!(pair.refresh_expires_in, 30 * 86_400);
         assert!(pair.session.remember_me);
     }

@@ -37,6 +37,30 @@ pub enum AuditEventType {
     PasswordResetRequested,
     /// A password was reset with an emailed token.
     PasswordReset,
+    /// A second-factor setup began.
+    MfaSetupStarted,
+    /// A second-factor method was confirmed.
+    MfaMethodAdded,
+    /// A second-factor method was removed.
+    MfaMethodRemoved,
+    /// A code was sent by email or SMS.
+    MfaChallengeSent,
+    /// A second factor was verified.
+    MfaVerified,
+    /// A wrong second-factor code was presented.
+    MfaFailed,
+    /// Second-factor checks were locked after failures.
+    MfaLocked,
+    /// A backup code was used.
+    MfaBackupCodeUsed,
+    /// The backup codes were replaced.
+    MfaBackupCodesRegenerated,
+    /// An administrator removed a user's second factors.
+    MfaResetByAdmin,
+    /// A session proved a second factor again.
+    StepUpSucceeded,
+    /// A session proved its password again.
+    ReauthSucceeded,
 }
 
 impl AuditEventType {
@@ -59,6 +83,18 @@ impl AuditEventType {
             Self::PasswordChanged => "password.changed",
             Self::PasswordResetRequested => "password.reset_requested",
             Self::PasswordReset => "password.reset",
+            Self::MfaSetupStarted => "mfa.setup_started",
+            Self::MfaMethodAdded => "mfa.method_added",
+            Self::MfaMethodRemoved => "mfa.method_removed",
+            Self::MfaChallengeSent => "mfa.challenge_sent",
+            Self::MfaVerified => "mfa.verified",
+            Self::MfaFailed => "mfa.failed",
+            Self::MfaLocked => "mfa.locked",
+            Self::MfaBackupCodeUsed => "mfa.backup_code_used",
+            Self::MfaBackupCodesRegenerated => "mfa.backup_codes_regenerated",
+            Self::MfaResetByAdmin => "mfa.reset_by_admin",
+            Self::StepUpSucceeded => "step_up.succeeded",
+            Self::ReauthSucceeded => "reauth.succeeded",
         }
     }
     /// Parses a stored name; `None` for a type this build does not know.
@@ -80,6 +116,18 @@ impl AuditEventType {
             "password.changed" => Some(Self::PasswordChanged),
             "password.reset_requested" => Some(Self::PasswordResetRequested),
             "password.reset" => Some(Self::PasswordReset),
+            "mfa.setup_started" => Some(Self::MfaSetupStarted),
+            "mfa.method_added" => Some(Self::MfaMethodAdded),
+            "mfa.method_removed" => Some(Self::MfaMethodRemoved),
+            "mfa.challenge_sent" => Some(Self::MfaChallengeSent),
+            "mfa.verified" => Some(Self::MfaVerified),
+            "mfa.failed" => Some(Self::MfaFailed),
+            "mfa.locked" => Some(Self::MfaLocked),
+            "mfa.backup_code_used" => Some(Self::MfaBackupCodeUsed),
+            "mfa.backup_codes_regenerated" => Some(Self::MfaBackupCodesRegenerated),
+            "mfa.reset_by_admin" => Some(Self::MfaResetByAdmin),
+            "step_up.succeeded" => Some(Self::StepUpSucceeded),
+            "reauth.succeeded" => Some(Self::ReauthSucceeded),
             _ => None,
         }
     }

@@ -8,9 +8,11 @@ mod ports;
 pub use audit::{AuditEvent, AuditEventType, AuditPage, RequestContext};
 pub use outbox::{
     AccountRequest, AccountRequestKind, EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus,
+    SmsMessage,
 };
 pub use ports::{
     AccountRequests, AuditLog, DeliveryError, MailError, Mailer, OutboxBacklog, OutboxRepository,
+    SmsSender,
 };
 
 /// The side effects of a state change: its audit events and the messages it

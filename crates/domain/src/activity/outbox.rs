@@ -74,6 +74,25 @@ pub enum OutboxPayload {
     Email(EmailMessage),
     /// A request about an address, handled by the `AccountRequests` port.
     AccountRequest(AccountRequest),
+    /// A text message, delivered by the `SmsSender` port.
+    Sms(SmsMessage),
+}
+
+/// A text message ready to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmsMessage {
+    /// E.164 number.
+    pub to: String,
+    /// The text (it carries a code: never logged).
+    pub body: String,
+}
+
+impl std::fmt::Debug for SmsMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsMessage")
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
 }
 
 impl OutboxPayload {
@@ -83,6 +102,7 @@ impl OutboxPayload {
         match self {
             Self::Email(_) => "email",
             Self::AccountRequest(_) => "account_request",
+            Self::Sms(_) => "sms",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use super::SmsMessage;
 use crate::{
     AccountRequest, AuditEvent, EmailMessage, EventId, MessageId, OutboxMessage, RepoError,
     Timestamp, UserId,
@@ -98,6 +99,18 @@ pub struct OutboxBacklog {
 pub trait Mailer: Send + Sync + 'static {
     /// Sends one message.
     fn send(&self, message: &EmailMessage) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+/// Sends text messages. Used only by the outbox relay.
+pub trait SmsSender: Send + Sync + 'static {
+    /// Sends one message.
+    fn send(&self, message: &SmsMessage) -> impl Future<Output = Result<(), MailError>> + Send;
+}
+
+impl<T: SmsSender + ?Sized> SmsSender for std::sync::Arc<T> {
+    fn send(&self, message: &SmsMessage) -> impl Future<Output = Result<(), MailError>> + Send {
+        (**self).send(message)
+    }
 }
 
 /// Delivery failed; the outbox will retry.

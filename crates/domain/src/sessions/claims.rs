@@ -1,5 +1,6 @@
 //! Claims of an access token (RFC 9068 profile).
 
+use super::Assurance;
 use crate::{Email, Role, SessionId, Timestamp, UserId};
 
 /// What an access token asserts. `iss`, `aud` and `typ` are fixed by the
@@ -22,4 +23,6 @@ pub struct AccessClaims {
     pub issued_at: Timestamp,
     /// `exp`.
     pub expires_at: Timestamp,
+    /// `acr`, `amr`, `auth_time`: copied from the session.
+    pub assurance: Assurance,
 }

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::Assurance;
 use crate::{
     AccessClaims, Effects, NewSession, RepoError, Session, SessionId, Timestamp, TokenHash, UserId,
 };
@@ -46,6 +47,9 @@ pub enum RevokeReason {
     /// Too many wrong `current_password`s were tried with this session's
     /// token: a stolen token must not become a password-guessing oracle.
     PasswordGuessing,
+    /// A second factor was added first or removed: other devices sign in
+    /// again.
+    MfaChanged,
 }
 
 impl RevokeReason {
@@ -60,6 +64,7 @@ impl RevokeReason {
             Self::PasswordChanged => "password_changed",
             Self::PasswordReset => "password_reset",
             Self::PasswordGuessing => "password_guessing",
+            Self::MfaChanged => "mfa_changed",
         }
     }
 }
@@ -121,6 +126,21 @@ pub trait SessionRepository: Send + Sync + 'static {
         now: Timestamp,
         effects: Effects,
     ) -> impl Future<Output = Result<Rotation, RepoError>> + Send;
+
+    /// Records a fresh interactive proof on a live session (step-up,
+    /// re-authentication, a confirmed first factor): sets its assurance,
+    /// rotates every unused refresh token of the session out in favour of
+    /// `next` (so the pair handed back is the session's only current one),
+    /// and writes `effects`, in one transaction. `false` when the session
+    /// has ended.
+    fn elevate(
+        &self,
+        session: SessionId,
+        assurance: &Assurance,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<bool, RepoError>> + Send;
 
     /// Marks the user's active sessions in `scope` revoked and, when any
     /// was, writes `effects`; returns the ids revoked by this call.

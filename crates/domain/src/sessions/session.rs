@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use super::Assurance;
 use crate::{SessionId, Timestamp, TokenHash, UserId};
 
 /// A login session.
@@ -25,6 +26,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Set when the session was logged out or revoked.
     pub revoked_at: Option<Timestamp>,
+    /// What its user proved, and when: copied into every access token.
+    pub assurance: Assurance,
 }
 
 impl Session {

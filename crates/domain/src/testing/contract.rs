@@ -71,6 +71,7 @@ fn session_of(user: UserId, now: Timestamp) -> Session {
         ip: Some("203.0.113.7".parse().expect("an address")),
         user_agent: Some("curl/8".into()),
         revoked_at: None,
+        assurance: crate::Assurance::password(now),
     }
 }
 
@@ -822,6 +823,374 @@ pub async fn the_sweep_deletes_only_what_ended(
     );
 }
 
+/// A user with two open sessions: (user, first session, second session).
+async fn user_with_two_sessions(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    address: &str,
+    now: Timestamp,
+) -> (UserId, Session, Session) {
+    let account = registration(address, address, now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    let mut opened = Vec::new();
+    for token in [b"first".as_slice(), b"second".as_slice()] {
+        let session = session_of(user, now);
+        let hash = TokenHash::of(&[address.as_bytes(), token].concat());
+        sessions
+            .create(
+                NewSession {
+                    session: session.clone(),
+                    refresh_token_hash: hash,
+                },
+                Effects::default(),
+            )
+            .await
+            .expect("created");
+        opened.push(session);
+    }
+    let second = opened.pop().expect("two");
+    let first = opened.pop().expect("two");
+    (user, first, second)
+}
+
+fn pending_totp(user: UserId, name: &str, now: Timestamp) -> crate::mfa::MfaMethod {
+    crate::mfa::MfaMethod {
+        id: crate::MethodId::generate(),
+        user_id: user,
+        kind: crate::mfa::MethodKind::Totp,
+        name: name.to_owned(),
+        status: crate::mfa::MethodStatus::Pending,
+        secret: Some(crate::mfa::SealedSecret("sealed".into())),
+        phone: None,
+        last_used_step: None,
+        created_at: now,
+        last_used_at: None,
+    }
+}
+
+fn activation(
+    method: crate::MethodId,
+    user: UserId,
+    session: SessionId,
+    first: bool,
+    next: &[u8],
+    now: Timestamp,
+) -> crate::mfa::Activation {
+    crate::mfa::Activation {
+        method,
+        user,
+        step: Some(100),
+        challenge: None,
+        first: first.then(|| vec!["h1".to_owned(), "h2".to_owned()]),
+        session,
+        assurance: crate::Assurance::two_factors(&[crate::Amr::Pwd], crate::Amr::Otp, now),
+        next: TokenHash::of(next),
+        at: now,
+        effects: Effects::event(event(AuditEventType::MfaMethodAdded, user, now)),
+    }
+}
+
+/// A method name is unique per user; of two confirmations one wins and
+/// brings the backup codes, the session's new assurance and refresh token,
+/// and the other sessions' revocation; a TOTP step is used once, in order.
+pub async fn methods_confirm_once_and_steps_are_single_use(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    methods: &impl crate::mfa::MethodRepository,
+    backup: &impl crate::mfa::BackupCodeRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let (user, keep, other) = user_with_two_sessions(users, sessions, "m@example.com", now).await;
+    let method = pending_totp(user, "Phone", now);
+    assert!(
+        methods
+            .add(method.clone(), Effects::default())
+            .await
+            .expect("added")
+    );
+    assert!(
+        !methods
+            .add(pending_totp(user, "Phone", now), Effects::default())
+            .await
+            .expect("refused"),
+        "the name is taken"
+    );
+    let (a, b) = both(
+        methods.activate(activation(method.id, user, keep.id, true, b"n1", now)),
+        methods.activate(activation(method.id, user, keep.id, true, b"n2", now)),
+    )
+    .await;
+    let outcomes = [a.expect("ran"), b.expect("ran")];
+    let won: Vec<_> = outcomes.iter().flatten().collect();
+    assert_eq!(won.len(), 1, "one confirmation wins");
+    assert_eq!(won[0], &vec![other.id], "the other session is revoked");
+    let stored = methods.find(method.id).await.expect("read").expect("found");
+    assert!(stored.is_active());
+    assert_eq!(
+        stored.last_used_step,
+        Some(100),
+        "the confirming step is used"
+    );
+    let session = sessions.find(keep.id).await.expect("read").expect("found");
+    assert_eq!(session.assurance.aal, crate::Aal::Aal2);
+    assert_eq!(session.assurance.amr_stored(), "pwd otp mfa");
+    let old = TokenHash::of(&[b"m@example.com".as_slice(), b"first"].concat());
+    let old = sessions
+        .find_refresh_token(&old)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(
+        old.used_at.is_some(),
+        "the old refresh token is rotated out"
+    );
+    let summary = backup.summary(user).await.expect("read").expect("a set");
+    assert_eq!(summary.remaining, 2);
+
+    assert!(
+        !methods.use_step(method.id, 100, now).await.expect("cas"),
+        "replay"
+    );
+    assert!(
+        !methods.use_step(method.id, 99, now).await.expect("cas"),
+        "older"
+    );
+    let (a, b) = both(
+        methods.use_step(method.id, 101, now),
+        methods.use_step(method.id, 101, now),
+    )
+    .await;
+    assert!(a.expect("cas") ^ b.expect("cas"), "one use of a step");
+}
+
+/// A sent code is used once, only while unexpired and with tries left.
+pub async fn challenges_are_consumed_once(
+    users: &impl UserRepository,
+    methods: &impl crate::mfa::MethodRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let account = registration("c@example.com", "c", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    let method = pending_totp(user, "Mail", now);
+    methods
+        .add(method.clone(), Effects::default())
+        .await
+        .expect("added");
+    let challenge = |minutes: i64| crate::mfa::CodeChallenge {
+        id: crate::ChallengeId::generate(),
+        method_id: method.id,
+        user_id: user,
+        code_hash: TokenHash::of(b"code"),
+        created_at: now,
+        expires_at: now + TimeDelta::minutes(minutes),
+        attempts: 0,
+        consumed_at: None,
+    };
+    let live = challenge(5);
+    methods
+        .add_challenge(live.clone(), Effects::default())
+        .await
+        .expect("added");
+    let expired = challenge(-1);
+    methods
+        .add_challenge(expired.clone(), Effects::default())
+        .await
+        .expect("added");
+    methods.fail_challenge(live.id).await.expect("counted");
+    methods.fail_challenge(live.id).await.expect("counted");
+    let read = methods
+        .find_challenge(live.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.attempts, 2);
+    assert!(
+        !methods
+            .consume_challenge(live.id, 2, now)
+            .await
+            .expect("cas"),
+        "out of tries"
+    );
+    let (a, b) = both(
+        methods.consume_challenge(live.id, 5, now),
+        methods.consume_challenge(live.id, 5, now),
+    )
+    .await;
+    assert!(a.expect("cas") ^ b.expect("cas"), "one use");
+    assert!(
+        !methods
+            .consume_challenge(expired.id, 5, now)
+            .await
+            .expect("cas"),
+        "expired"
+    );
+    assert_eq!(
+        methods.purge_expired(now).await.expect("swept"),
+        1,
+        "the expired challenge goes; the pending method is not old enough"
+    );
+}
+
+/// Backup codes: a whole set replaced at once, each code used once.
+pub async fn backup_codes_are_used_once(
+    users: &impl UserRepository,
+    backup: &impl crate::mfa::BackupCodeRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let account = registration("b@example.com", "b", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    assert!(backup.summary(user).await.expect("read").is_none());
+    backup
+        .replace(
+            user,
+            vec!["a".into(), "b".into(), "c".into()],
+            now,
+            Effects::default(),
+        )
+        .await
+        .expect("stored");
+    let unused = backup.unused(user).await.expect("read");
+    assert_eq!(unused.len(), 3);
+    let id = unused[1].id;
+    let used = || Effects::event(event(AuditEventType::MfaBackupCodeUsed, user, now));
+    let (a, b) = both(
+        backup.use_code(id, now, used()),
+        backup.use_code(id, now, used()),
+    )
+    .await;
+    assert!(a.expect("cas") ^ b.expect("cas"), "one use of a code");
+    assert_eq!(
+        backup
+            .summary(user)
+            .await
+            .expect("read")
+            .map(|s| s.remaining),
+        Some(2)
+    );
+    let later = now + TimeDelta::minutes(1);
+    backup
+        .replace(user, vec!["d".into()], later, Effects::default())
+        .await
+        .expect("replaced");
+    let summary = backup.summary(user).await.expect("read").expect("a set");
+    assert_eq!((summary.remaining, summary.generated_at), (1, later));
+}
+
+/// A login waiting for its second factor finishes once, within its tries.
+pub async fn pending_logins_finish_once(
+    users: &impl UserRepository,
+    pending: &impl crate::mfa::PendingLoginRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let account = registration("p@example.com", "p", now);
+    let user = account.user.id;
+    users.create(account).await.expect("created");
+    let login = crate::mfa::PendingLogin {
+        id: uuid::Uuid::now_v7(),
+        token_hash: TokenHash::of(b"mfa-token"),
+        user_id: user,
+        remember_me: true,
+        ip: Some("203.0.113.9".parse().expect("ip")),
+        user_agent: Some("ua".into()),
+        created_at: now,
+        expires_at: now + TimeDelta::minutes(5),
+        attempts: 0,
+        consumed_at: None,
+    };
+    pending.create(login.clone()).await.expect("stored");
+    let found = pending
+        .find(&TokenHash::of(b"mfa-token"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.ip, login.ip);
+    assert!(found.remember_me);
+    pending.fail(login.id).await.expect("counted");
+    pending.fail(login.id).await.expect("counted");
+    assert!(
+        !pending.consume(login.id, 2, now).await.expect("cas"),
+        "out of tries"
+    );
+    let (a, b) = both(
+        pending.consume(login.id, 5, now),
+        pending.consume(login.id, 5, now),
+    )
+    .await;
+    assert!(a.expect("cas") ^ b.expect("cas"), "one finish");
+    assert_eq!(
+        pending
+            .purge_expired(now + TimeDelta::minutes(6))
+            .await
+            .expect("swept"),
+        1
+    );
+}
+
+/// Removing a method revokes the other sessions; the last one takes the
+/// backup codes with it.
+pub async fn removing_the_last_method_turns_mfa_off(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    methods: &impl crate::mfa::MethodRepository,
+    backup: &impl crate::mfa::BackupCodeRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let (user, keep, other) = user_with_two_sessions(users, sessions, "r@example.com", now).await;
+    let first = pending_totp(user, "One", now);
+    let second = pending_totp(user, "Two", now);
+    for (method, is_first, next) in [(&first, true, b"x1"), (&second, false, b"x2")] {
+        methods
+            .add(method.clone(), Effects::default())
+            .await
+            .expect("added");
+        methods
+            .activate(activation(method.id, user, keep.id, is_first, next, now))
+            .await
+            .expect("ran")
+            .expect("activated");
+    }
+    let stranger = UserId::generate();
+    assert!(
+        methods
+            .remove(first.id, stranger, keep.id, now, Effects::default())
+            .await
+            .expect("ran")
+            .is_none(),
+        "not the stranger's"
+    );
+    let removal = methods
+        .remove(first.id, user, keep.id, now, Effects::default())
+        .await
+        .expect("ran")
+        .expect("removed");
+    assert!(!removal.mfa_off);
+    assert!(
+        removal.revoked.is_empty(),
+        "the other session ended at the first activation"
+    );
+    assert!(backup.summary(user).await.expect("read").is_some());
+    let last = methods
+        .remove(second.id, user, keep.id, now, Effects::default())
+        .await
+        .expect("ran")
+        .expect("removed");
+    assert!(last.mfa_off);
+    assert!(
+        backup.summary(user).await.expect("read").is_none(),
+        "codes go too"
+    );
+    assert!(methods.list(user).await.expect("read").is_empty());
+    let _ = other;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -854,6 +1223,30 @@ mod tests {
         let w = World::new();
         the_sweep_deletes_only_what_ended(&w.users(), &w.one_time_tokens(), &w.sessions(), w.now())
             .await;
+        let w = World::new();
+        methods_confirm_once_and_steps_are_single_use(
+            &w.users(),
+            &w.sessions(),
+            &w.mfa_methods(),
+            &w.backup_codes(),
+            w.now(),
+        )
+        .await;
+        let w = World::new();
+        challenges_are_consumed_once(&w.users(), &w.mfa_methods(), w.now()).await;
+        let w = World::new();
+        backup_codes_are_used_once(&w.users(), &w.backup_codes(), w.now()).await;
+        let w = World::new();
+        pending_logins_finish_once(&w.users(), &w.pending_logins(), w.now()).await;
+        let w = World::new();
+        removing_the_last_method_turns_mfa_off(
+            &w.users(),
+            &w.sessions(),
+            &w.mfa_methods(),
+            &w.backup_codes(),
+            w.now(),
+        )
+        .await;
         let w = World::new();
         let world = w.clone();
         rotation_requires_an_active_account(

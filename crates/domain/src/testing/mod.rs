@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 pub mod contract;
+mod mfa;
 mod store;
 
 use std::collections::HashMap;
@@ -14,6 +15,9 @@ use std::time::Duration;
 
 use chrono::TimeZone as _;
 
+pub use mfa::{
+    FakeBox, FakeCodeHasher, FakeTotp, MemoryBackupCodes, MemoryMethods, MemoryPendingLogins,
+};
 pub use store::{
     MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens, MemoryOutbox, MemoryRoles,
     MemorySessions, MemoryUsers, OutboxRow, RefreshRow,
@@ -56,6 +60,10 @@ pub struct State {
     pub hashed_for: Vec<String>,
     pub limiter_hits: HashMap<String, Vec<Timestamp>>,
     pub limiter_blocks: HashMap<String, Timestamp>,
+    pub mfa_methods: Vec<crate::mfa::MfaMethod>,
+    pub mfa_challenges: Vec<crate::mfa::CodeChallenge>,
+    pub backup_codes: Vec<crate::mfa::BackupCode>,
+    pub pending_logins: Vec<crate::mfa::PendingLogin>,
     counter: u64,
 }
 
@@ -108,6 +116,10 @@ impl World {
             hashed_for: Vec::new(),
             limiter_hits: HashMap::new(),
             limiter_blocks: HashMap::new(),
+            mfa_methods: Vec::new(),
+            mfa_challenges: Vec::new(),
+            backup_codes: Vec::new(),
+            pending_logins: Vec::new(),
             counter: 0,
         })))
     }
@@ -169,6 +181,18 @@ impl World {
     }
     pub fn random(&self) -> SequentialRandom {
         SequentialRandom(self.clone())
+    }
+    pub fn mfa_methods(&self) -> MemoryMethods {
+        MemoryMethods(self.clone())
+    }
+    pub fn backup_codes(&self) -> MemoryBackupCodes {
+        MemoryBackupCodes(self.clone())
+    }
+    pub fn pending_logins(&self) -> MemoryPendingLogins {
+        MemoryPendingLogins(self.clone())
+    }
+    pub fn code_hasher(&self) -> FakeCodeHasher {
+        FakeCodeHasher(self.clone())
     }
 }
 
@@ -251,6 +275,15 @@ impl SecureRandom for SequentialRandom {
     fn token(&self) -> Result<OpaqueToken, RandomError> {
         Ok(OpaqueToken::new(format!("rnd{:040}", self.0.lock().next())))
     }
+
+    /// Bytes from a counter: distinct on every call, predictable in tests.
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+        let seed = self.0.lock().next();
+        for (i, byte) in buf.iter_mut().enumerate() {
+            *byte = (seed.wrapping_mul(31).wrapping_add(i as u64 * 7) % 251) as u8;
+        }
+        Ok(())
+    }
 }
 
 /// A mailer that keeps what it sends, and can be made to fail.
@@ -281,6 +314,31 @@ impl Mailer for TestMailer {
             return Err(MailError("smtp is down".into()));
         }
         inner.1.push(message.clone());
+        Ok(())
+    }
+}
+
+/// An SMS sender that keeps what it sends.
+#[derive(Clone, Debug, Default)]
+pub struct TestSms(Arc<Mutex<Vec<crate::activity::SmsMessage>>>);
+
+impl TestSms {
+    /// What was sent.
+    #[must_use]
+    pub fn sent(&self) -> Vec<crate::activity::SmsMessage> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl crate::activity::SmsSender for TestSms {
+    async fn send(&self, message: &crate::activity::SmsMessage) -> Result<(), MailError> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(message.clone());
         Ok(())
     }
 }

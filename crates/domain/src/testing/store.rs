@@ -37,7 +37,7 @@ pub struct OutboxRow {
     pub sent_at: Option<Timestamp>,
 }
 
-fn store_effects(state: &mut super::State, effects: Effects) {
+pub(super) fn store_effects(state: &mut super::State, effects: Effects) {
     state.events.extend(effects.events);
     state
         .outbox
@@ -49,7 +49,7 @@ fn store_effects(state: &mut super::State, effects: Effects) {
         }));
 }
 
-fn revoke_in(
+pub(super) fn revoke_in(
     state: &mut super::State,
     user: UserId,
     scope: RevokeScope,
@@ -63,6 +63,37 @@ fn revoke_in(
         }
     }
     revoked
+}
+
+/// Sets a live session's assurance and makes `next` its only current
+/// refresh token; `false` when the session has ended.
+pub(super) fn elevate_in(
+    state: &mut super::State,
+    session: SessionId,
+    assurance: &crate::Assurance,
+    next: &TokenHash,
+    now: Timestamp,
+) -> bool {
+    let Some(s) = state
+        .sessions
+        .iter_mut()
+        .find(|s| s.id == session && s.is_active(now))
+    else {
+        return false;
+    };
+    s.assurance = assurance.clone();
+    s.last_used_at = now;
+    for row in &mut state.refresh_tokens {
+        if row.session == session && row.used_at.is_none() {
+            row.used_at = Some(now);
+        }
+    }
+    state.refresh_tokens.push(RefreshRow {
+        hash: next.clone(),
+        session,
+        used_at: None,
+    });
+    true
 }
 
 #[derive(Clone, Debug)]
@@ -345,6 +376,23 @@ impl SessionRepository for MemorySessions {
         Ok(Rotation::Rotated)
     }
 
+    async fn elevate(
+        &self,
+        session: SessionId,
+        assurance: &crate::Assurance,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let live = elevate_in(&mut state, session, assurance, next, now);
+        if live {
+            store_effects(&mut state, effects);
+        }
+        Ok(live)
+    }
+
     async fn revoke(
         &self,
         user: UserId,
@@ -512,6 +560,7 @@ impl OutboxRepository for MemoryOutbox {
                     request.ip = None;
                     request.user_agent = None;
                 }
+                OutboxPayload::Sms(sms) => sms.body.clear(),
             }
         }
         Ok(())
@@ -696,5 +745,12 @@ impl RateLimiter for MemoryLimiter {
 
     fn mode(&self) -> LimiterMode {
         LimiterMode::Local
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), RepoError> {
+        let mut state = self.0.lock();
+        state.limiter_hits.remove(key);
+        state.limiter_blocks.remove(key);
+        Ok(())
     }
 }

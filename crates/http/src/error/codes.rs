@@ -82,6 +82,18 @@ error_codes! {
     PayloadTooLarge => "payload_too_large", 413, "Payload too large", "The request body is larger than 64 KiB";
     /// The body is not JSON.
     UnsupportedMediaType => "unsupported_media_type", 415, "Unsupported media type", "The request body must be application/json";
+    /// Unknown, expired, used or exhausted `mfa_token`.
+    MfaTokenInvalid => "mfa_token_invalid", 401, "Invalid MFA token", "The MFA token is invalid or expired. Please log in again";
+    /// A wrong or already-used second-factor code.
+    MfaCodeInvalid => "mfa_code_invalid", 401, "Invalid code", "Invalid or already used code";
+    /// An emailed or texted code past its lifetime.
+    MfaCodeExpired => "mfa_code_expired", 401, "Code expired", "This code has expired. Please request a new one";
+    /// A duplicate method name, or too many methods.
+    MfaMethodExists => "mfa_method_exists", 409, "Method exists", "A method with this name exists, or the maximum number of methods is reached";
+    /// Backup codes without an active method.
+    MfaNotEnabled => "mfa_not_enabled", 409, "MFA not enabled", "Multi-factor authentication is not enabled";
+    /// The operation needs a recent (second) factor.
+    StepUpRequired => "step_up_required", 401, "Step-up required", "A recent second factor is required";
     /// A dependency is down or the service is shedding load.
     ServiceUnavailable => "service_unavailable", 503, "Service unavailable", "The service is temporarily unavailable. Please try again later";
     /// Anything unexpected.

@@ -76,6 +76,12 @@ pub struct ProblemDetails {
     /// Per-field problems (`validation_failed`, `weak_password`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// `step_up_required`: the level to prove (`aal1` or `aal2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr_values: Option<String>,
+    /// `step_up_required`: how recent the proof must be, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<u64>,
 }
 
 /// An error answered as problem+json.
@@ -89,6 +95,8 @@ pub struct ApiError {
     token_presented: bool,
     /// The `Allow` header of a 405.
     allow: Option<String>,
+    /// `step_up_required`: `acr_values` and `max_age`.
+    step_up: Option<(&'static str, u64)>,
 }
 
 impl ApiError {
@@ -102,7 +110,16 @@ impl ApiError {
             retry_after: None,
             token_presented: false,
             allow: None,
+            step_up: None,
         }
+    }
+
+    /// `step_up_required` (RFC 9470): prove `acr` within `max_age_secs`.
+    #[must_use]
+    pub fn step_up(acr: &'static str, max_age_secs: u64) -> Self {
+        let mut err = Self::new(ErrorCode::StepUpRequired);
+        err.step_up = Some((acr, max_age_secs));
+        err
     }
 
     /// `method_not_allowed`, with the methods the resource serves.
@@ -177,6 +194,8 @@ impl ApiError {
                 .unwrap_or_else(|| self.code.default_detail().to_owned()),
             request_id: request_id::current().unwrap_or_default(),
             errors: self.errors.clone(),
+            acr_values: self.step_up.map(|(acr, _)| acr.to_owned()),
+            max_age: self.step_up.map(|(_, age)| age),
         }
     }
 }
@@ -218,6 +237,14 @@ impl ResponseError for ApiError {
                 r#"Bearer realm="auth-service""#
             };
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if let Some((acr, max_age)) = self.step_up {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                format!(
+                    r#"Bearer realm="auth-service", error="insufficient_user_authentication", error_description="A recent second factor is required", acr_values="{acr}", max_age={max_age}"#
+                ),
+            ));
         }
         response.json(self.problem())
     }

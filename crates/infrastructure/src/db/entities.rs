@@ -46,6 +46,9 @@ pub mod sessions {
         pub user_agent: Option<String>,
         pub revoked_at: Option<DateTimeUtc>,
         pub revoked_reason: Option<String>,
+        pub aal: String,
+        pub amr: String,
+        pub auth_time: Option<DateTimeUtc>,
     }
 
     no_relations!();
@@ -208,4 +211,86 @@ pub mod user_roles {
     }
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod mfa_methods {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mfa_methods")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub kind: String,
+        pub name: String,
+        pub status: String,
+        pub secret: Option<String>,
+        pub phone: Option<String>,
+        pub last_used_step: Option<i64>,
+        pub created_at: DateTimeUtc,
+        pub last_used_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod mfa_challenges {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mfa_challenges")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub method_id: Uuid,
+        pub user_id: Uuid,
+        pub code_hash: String,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub attempts: i32,
+        pub consumed_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod mfa_backup_codes {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mfa_backup_codes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub user_id: Uuid,
+        pub code_hash: String,
+        pub created_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
+pub mod mfa_pending_logins {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mfa_pending_logins")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub user_id: Uuid,
+        pub remember_me: bool,
+        pub ip: Option<String>,
+        pub user_agent: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub attempts: i32,
+        pub consumed_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
 }

@@ -10,6 +10,7 @@ mod audit;
 mod effects;
 mod entities;
 mod error;
+mod mfa;
 mod one_time_tokens;
 mod outbox;
 mod roles;
@@ -28,6 +29,7 @@ use tokio::sync::Notify;
 
 pub use audit::SeaAudit;
 pub use error::DbError;
+pub use mfa::{SeaBackupCodes, SeaMethods, SeaPendingLogins};
 pub use one_time_tokens::SeaOneTimeTokens;
 pub use outbox::SeaOutbox;
 pub use roles::SeaRoles;
@@ -95,6 +97,24 @@ impl Database {
     #[must_use]
     pub fn outbox(&self) -> SeaOutbox {
         SeaOutbox(self.clone())
+    }
+
+    /// Second-factor methods and their sent codes.
+    #[must_use]
+    pub fn mfa_methods(&self) -> SeaMethods {
+        SeaMethods(self.clone())
+    }
+
+    /// Backup codes.
+    #[must_use]
+    pub fn backup_codes(&self) -> SeaBackupCodes {
+        SeaBackupCodes(self.clone())
+    }
+
+    /// Logins waiting for their second factor.
+    #[must_use]
+    pub fn pending_logins(&self) -> SeaPendingLogins {
+        SeaPendingLogins(self.clone())
     }
 
     /// After the commit of a change: logs its audit events, and wakes the

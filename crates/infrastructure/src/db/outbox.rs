@@ -1,7 +1,7 @@
 //! The `outbox` aggregate: rows of any kind, claimed by compare-and-set
 //! leases so that several instances never deliver one message twice.
 
-use auth_domain::activity::{OutboxBacklog, OutboxRepository};
+use auth_domain::activity::{OutboxBacklog, OutboxRepository, SmsMessage};
 use auth_domain::{
     AccountRequest, AccountRequestKind, Email, EmailMessage, MessageId, OutboxMessage,
     OutboxPayload, OutboxStatus, RepoError, Timestamp,
@@ -43,6 +43,13 @@ struct AccountRequestPayload {
     user_agent: Option<String>,
 }
 
+/// The stored form of a text message.
+#[derive(Serialize, Deserialize)]
+struct SmsPayload {
+    to: String,
+    body: String,
+}
+
 fn encode(payload: &OutboxPayload) -> Result<String, DbError> {
     let json = match payload {
         OutboxPayload::Email(email) => serde_json::to_string(&EmailPayload {
@@ -56,6 +63,10 @@ fn encode(payload: &OutboxPayload) -> Result<String, DbError> {
             email: request.email.as_str().to_owned(),
             ip: request.ip.map(|ip| ip.to_string()),
             user_agent: request.user_agent.clone(),
+        }),
+        OutboxPayload::Sms(sms) => serde_json::to_string(&SmsPayload {
+            to: sms.to.clone(),
+            body: sms.body.clone(),
         }),
     };
     json.map_err(|e| sea_orm::DbErr::Custom(format!("outbox payload: {e}")).into())
@@ -77,6 +88,10 @@ fn metadata_of(payload: &OutboxPayload) -> Result<String, DbError> {
                 ..request.clone()
             }))
         }
+        OutboxPayload::Sms(sms) => encode(&OutboxPayload::Sms(SmsMessage {
+            to: sms.to.clone(),
+            body: String::new(),
+        })),
     }
 }
 
@@ -104,6 +119,15 @@ fn decode(model: outbox::Model) -> Result<OutboxMessage, String> {
                 email: Email::from_trusted(stored.email),
                 ip: stored.ip.and_then(|ip| ip.parse().ok()),
                 user_agent: stored.user_agent,
+            })
+        }
+        "sms" => {
+            let stored: SmsPayload = serde_json::from_str(&model.payload).map_err(|e| {
+                format!("outbox message {} has an unreadable payload: {e}", model.id)
+            })?;
+            OutboxPayload::Sms(SmsMessage {
+                to: stored.to,
+                body: stored.body,
             })
         }
         other => {

@@ -6,8 +6,8 @@ use auth_domain::sessions::{
     RefreshTokenRecord, RevokeReason, RevokeScope, Rotation, SessionRepository,
 };
 use auth_domain::{
-    AccountStatus, Effects, NewSession, RepoError, Session, SessionId, Timestamp, TokenHash,
-    TokenId, UserId,
+    AccountStatus, Assurance, Effects, NewSession, RepoError, Session, SessionId, Timestamp,
+    TokenHash, TokenId, UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -33,6 +33,11 @@ fn to_session(model: sessions::Model) -> Session {
         ip: model.ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
         user_agent: model.user_agent,
         revoked_at: model.revoked_at,
+        assurance: Assurance::from_stored(
+            &model.aal,
+            &model.amr,
+            model.auth_time.unwrap_or(model.created_at),
+        ),
     }
 }
 
@@ -92,6 +97,43 @@ pub(super) async fn revoke_in<C: ConnectionTrait>(
         .into_iter()
         .map(|s| SessionId::from_uuid(s.id))
         .collect())
+}
+
+/// Inside the caller's transaction: sets a live session's assurance and
+/// makes `next` its only current refresh token. `false` when the session
+/// has ended (nothing changed).
+pub(super) async fn elevate_in<C: ConnectionTrait>(
+    db: &C,
+    session: SessionId,
+    assurance: &Assurance,
+    next: &TokenHash,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let updated = sessions::Entity::update_many()
+        .col_expr(sessions::Column::Aal, Expr::value(assurance.aal.as_str()))
+        .col_expr(sessions::Column::Amr, Expr::value(assurance.amr_stored()))
+        .col_expr(sessions::Column::AuthTime, Expr::value(assurance.auth_time))
+        .col_expr(sessions::Column::LastUsedAt, Expr::value(now))
+        .filter(sessions::Column::Id.eq(session.as_uuid()))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Ok(false);
+    }
+    let next_id = TokenId::generate().as_uuid();
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
+        .col_expr(refresh_tokens::Column::ReplacedBy, Expr::value(next_id))
+        .filter(refresh_tokens::Column::SessionId.eq(session.as_uuid()))
+        .filter(refresh_tokens::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    refresh_tokens::Entity::insert(refresh_row(next_id, session, next, now))
+        .exec_without_returning(db)
+        .await?;
+    Ok(true)
 }
 
 impl SeaSessions {
@@ -256,6 +298,9 @@ impl SessionRepository for SeaSessions {
                 user_agent: Set(session.user_agent.as_deref().map(|ua| truncate(ua, 512))),
                 revoked_at: Set(None),
                 revoked_reason: Set(None),
+                aal: Set(session.assurance.aal.as_str().to_owned()),
+                amr: Set(session.assurance.amr_stored()),
+                auth_time: Set(Some(session.assurance.auth_time)),
             };
             sessions::Entity::insert(row)
                 .exec_without_returning(&txn)
@@ -322,6 +367,32 @@ impl SessionRepository for SeaSessions {
             self.0.committed(&effects);
         }
         Ok(rotation)
+    }
+
+    async fn elevate(
+        &self,
+        session: SessionId,
+        assurance: &Assurance,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let live = guarded(async {
+            let txn = self.0.conn.begin().await?;
+            let live = elevate_in(&txn, session, assurance, next, now).await?;
+            if live {
+                effects::write(&txn, &effects).await?;
+                txn.commit().await?;
+            } else {
+                txn.rollback().await?;
+            }
+            Ok(live)
+        })
+        .await?;
+        if live {
+            self.0.committed(&effects);
+        }
+        Ok(live)
     }
 
     async fn revoke(

@@ -1,6 +1,7 @@
 //! PBKDF2-HMAC-SHA256 password hashing on a bounded pool of low-priority
 //! threads ([`threads`]).
 
+mod codes;
 mod threads;
 
 use std::sync::Arc;

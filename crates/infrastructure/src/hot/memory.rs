@@ -85,6 +85,11 @@ impl RateLimiter for InProcessHotState {
     fn mode(&self) -> LimiterMode {
         LimiterMode::Local
     }
+
+    async fn reset(&self, key: &str) -> Result<(), RepoError> {
+        self.windows.reset(key);
+        Ok(())
+    }
 }
 
 impl HealthProbe for InProcessHotState {

@@ -117,6 +117,13 @@ impl RateLimiter for HotState {
             Self::Redis(hot) => hot.mode(),
         }
     }
+
+    async fn reset(&self, key: &str) -> Result<(), RepoError> {
+        match self {
+            Self::InProcess(hot) => hot.reset(key).await,
+            Self::Redis(hot) => hot.reset(key).await,
+        }
+    }
 }
 
 impl HealthProbe for HotState {

@@ -384,6 +384,28 @@ impl RateLimiter for RedisHotState {
             LimiterMode::Shared
         }
     }
+
+    async fn reset(&self, key: &str) -> Result<(), RepoError> {
+        self.local.reset(key);
+        if !self.client.is_connected() {
+            return Ok(());
+        }
+        let (events, block) = self.limit_keys(key);
+        let options = fred::types::config::Options {
+            timeout: Some(LIMIT_TIMEOUT),
+            fail_fast: true,
+            ..fred::types::config::Options::default()
+        };
+        let result: Result<i64, fred::error::Error> = self
+            .client
+            .with_options(&options)
+            .del(vec![events, block])
+            .await;
+        if let Err(err) = result {
+            self.fall_back(&err.to_string());
+        }
+        Ok(())
+    }
 }
 
 fn entry(sid: &str, until: i64) -> Option<(SessionId, Timestamp)> {

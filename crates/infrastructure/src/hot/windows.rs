@@ -93,6 +93,12 @@ impl LocalWindows {
         true
     }
 
+    pub(super) fn reset(&self, key: &str) {
+        let mut counts = self.lock();
+        counts.events.remove(key);
+        counts.blocks.remove(key);
+    }
+
     pub(super) fn blocked_for(&self, key: &str) -> Option<Duration> {
         let now = self.clock.now();
         let counts = self.lock();

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use auth_domain::sessions::{AccessTokenIssuer, AccessTokenVerifier, SigningError, TokenRejection};
-use auth_domain::{AccessClaims, Email, Role, SessionId, Timestamp, UserId};
+use auth_domain::{Aal, AccessClaims, Amr, Assurance, Email, Role, SessionId, Timestamp, UserId};
 use josekit::jwk::KeyPair as _;
 use josekit::jwk::alg::ed::EdKeyPair;
 use josekit::jws::{EdDSA, HS256, JwsHeader, JwsSigner, JwsVerifier};
@@ -218,6 +218,22 @@ impl AccessTokenIssuer for JwtTokens {
             ("email_verified", Value::Bool(claims.email_verified)),
             ("roles", Value::Array(roles)),
             ("sid", Value::String(claims.session_id.to_string())),
+            (
+                "acr",
+                Value::String(claims.assurance.aal.as_str().to_owned()),
+            ),
+            (
+                "amr",
+                Value::Array(
+                    claims
+                        .assurance
+                        .amr
+                        .iter()
+                        .map(|m| Value::String(m.as_str().to_owned()))
+                        .collect(),
+                ),
+            ),
+            ("auth_time", numeric_date(claims.assurance.auth_time)),
         ];
         for (name, value) in extra {
             payload
@@ -308,6 +324,32 @@ fn claims_of(payload: &JwtPayload, expires_at: SystemTime) -> Result<AccessClaim
     let session_id: SessionId = string("sid")?
         .parse()
         .map_err(|_| TokenRejection::Malformed)?;
+    let issued_at = payload
+        .issued_at()
+        .map(Timestamp::from)
+        .ok_or(TokenRejection::Malformed)?;
+    // Tokens from before `acr`/`amr`/`auth_time` existed read as a password
+    // login at their issue time.
+    let assurance = Assurance {
+        aal: payload
+            .claim("acr")
+            .and_then(Value::as_str)
+            .map_or(Some(Aal::Aal1), Aal::parse)
+            .ok_or(TokenRejection::Malformed)?,
+        amr: match payload.claim("amr").and_then(Value::as_array) {
+            Some(values) => values
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(Amr::parse)
+                .collect(),
+            None => vec![Amr::Pwd],
+        },
+        auth_time: payload
+            .claim("auth_time")
+            .and_then(Value::as_i64)
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .unwrap_or(issued_at),
+    };
     let roles = payload
         .claim("roles")
         .and_then(Value::as_array)
@@ -328,11 +370,9 @@ fn claims_of(payload: &JwtPayload, expires_at: SystemTime) -> Result<AccessClaim
             .jwt_id()
             .ok_or(TokenRejection::Malformed)?
             .to_owned(),
-        issued_at: payload
-            .issued_at()
-            .map(Timestamp::from)
-            .ok_or(TokenRejection::Malformed)?,
+        issued_at,
         expires_at: Timestamp::from(expires_at),
+        assurance,
     })
 }
 
@@ -354,6 +394,7 @@ mod tests {
             token_id: "jti-1".into(),
             issued_at: now,
             expires_at: now + chrono::TimeDelta::seconds(ttl),
+            assurance: Assurance::two_factors(&[Amr::Pwd], Amr::Otp, now),
         }
     }
 
@@ -391,7 +432,9 @@ mod tests {
         let payload: Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64"))
                 .expect("json");
-        for claim in ["iat", "nbf", "exp"] {
+        assert_eq!(payload["acr"], "aal2");
+        assert_eq!(payload["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+        for claim in ["iat", "nbf", "exp", "auth_time"] {
             assert!(
                 payload[claim].is_i64() || payload[claim].is_u64(),
                 "{claim} is {}",
@@ -400,6 +443,11 @@ mod tests {
         }
         assert_eq!(payload["iat"].as_i64(), Some(now.timestamp()));
         assert_eq!(payload["exp"].as_i64(), Some(now.timestamp() + 900));
+        assert_eq!(payload["auth_time"].as_i64(), Some(now.timestamp()));
+        let read = tokens.verify(&jwt, now).expect("valid");
+        assert_eq!(read.assurance.aal, Aal::Aal2);
+        assert_eq!(read.assurance.amr, [Amr::Pwd, Amr::Otp, Amr::Mfa]);
+        assert_eq!(read.assurance.auth_time.timestamp(), now.timestamp());
     }
 
     #[test]

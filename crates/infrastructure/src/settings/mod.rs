@@ -13,9 +13,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use sections::{
-    AccountSettings, Algorithm, DatabaseSettings, HttpSettings, LimitSettings, LinkSettings,
-    LogFormat, LogSettings, MailSettings, MailTransport, PasswordSettings, RedisSettings,
-    SessionSettings, SmtpSettings, SmtpTls, TokenSettings,
+    AccountSettings, Algorithm, BackupCodeConfig, DatabaseSettings, HttpSettings, LimitSettings,
+    LinkSettings, LockoutConfig, LogFormat, LogSettings, MailSettings, MailTransport, MfaConfig,
+    PasswordSettings, RedisSettings, SecuritySettings, SessionSettings, SmsSettings, SmsTransport,
+    SmtpSettings, SmtpTls, TokenSettings, TotpConfig,
 };
 
 /// The defaults of every key: the one place they are written. The same file
@@ -53,6 +54,12 @@ pub struct Settings {
     pub links: LinkSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Second factors.
+    pub mfa: MfaConfig,
+    /// Step-up.
+    pub security: SecuritySettings,
+    /// Text messages.
+    pub sms: SmsSettings,
 }
 
 /// Settings could not be loaded or are not acceptable.
@@ -245,10 +252,50 @@ impl Settings {
             ("sessions.retention", self.sessions.retention),
             ("accounts.unverified_ttl", self.accounts.unverified_ttl),
             ("accounts.sweep_interval", self.accounts.sweep_interval),
+            ("mfa.token_ttl", self.mfa.token_ttl),
+            ("mfa.code_ttl", self.mfa.code_ttl),
+            ("mfa.lockout.window", self.mfa.lockout.window),
+            ("mfa.lockout.duration", self.mfa.lockout.duration),
+            ("security.step_up_max_age", self.security.step_up_max_age),
         ] {
             if value.is_zero() {
                 return Err(invalid(key, "must be longer than zero"));
             }
+        }
+        if !(4..=10).contains(&self.mfa.code_length) {
+            return Err(invalid("mfa.code_length", "must be between 4 and 10"));
+        }
+        for (key, count) in [
+            (
+                "mfa.max_attempts_per_token",
+                self.mfa.max_attempts_per_token,
+            ),
+            ("mfa.sends_per_hour", self.mfa.sends_per_hour),
+            ("mfa.lockout.max_failures", self.mfa.lockout.max_failures),
+        ] {
+            if count == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        if !(1..=20).contains(&self.mfa.backup_codes.count) {
+            return Err(invalid(
+                "mfa.backup_codes.count",
+                "must be between 1 and 20",
+            ));
+        }
+        if self.mfa.totp.skew > 2 {
+            return Err(invalid(
+                "mfa.totp.skew",
+                "must be at most 2 steps (each widens the window a code works in by 30s)",
+            ));
+        }
+        if self.sms.transport == Some(SmsTransport::Webhook)
+            && (self.sms.webhook_url.is_none() || self.sms.webhook_secret.is_none())
+        {
+            return Err(invalid(
+                "sms.webhook_url",
+                "the webhook transport needs sms.webhook_url and sms.webhook_secret",
+            ));
         }
         if self.accounts.view_cache_ttl > MAX_VIEW_CACHE_TTL {
             return Err(invalid(
@@ -358,6 +405,18 @@ impl Settings {
             return Err(invalid(
                 "mail.transport",
                 "production requires smtp; the file transport is for development",
+            ));
+        }
+        if self.mfa.encryption_key_file.is_none() {
+            return Err(invalid(
+                "mfa.encryption_key_file",
+                "production requires a key file for TOTP secrets; generated keys are refused",
+            ));
+        }
+        if self.sms.transport == Some(SmsTransport::File) {
+            return Err(invalid(
+                "sms.transport",
+                "production requires webhook (or empty); the file transport is for development",
             ));
         }
         if self.smtp.tls == SmtpTls::None
@@ -499,10 +558,16 @@ mod tests {
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .chain([(
-            "AUTH__TOKENS__SIGNING_KEY_FILE".to_owned(),
-            key.display().to_string(),
-        )])
+        .chain([
+            (
+                "AUTH__TOKENS__SIGNING_KEY_FILE".to_owned(),
+                key.display().to_string(),
+            ),
+            (
+                "AUTH__MFA__ENCRYPTION_KEY_FILE".to_owned(),
+                key.display().to_string(),
+            ),
+        ])
         .collect()
     }
 

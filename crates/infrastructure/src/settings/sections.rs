@@ -395,3 +395,133 @@ impl Default for LogSettings {
         Settings::builtin().log.clone()
     }
 }
+
+/// `[mfa]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaConfig {
+    /// The issuer authenticator apps show; empty = `tokens.issuer`.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub issuer: Option<String>,
+    /// Lifetime of an `mfa_token`.
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Wrong codes an `mfa_token` survives.
+    pub max_attempts_per_token: u32,
+    /// Lifetime of an emailed or texted code.
+    #[serde(with = "humantime_serde")]
+    pub code_ttl: Duration,
+    /// Digits of an emailed or texted code.
+    pub code_length: usize,
+    /// Least time between two codes sent for one method.
+    #[serde(with = "humantime_serde")]
+    pub resend_interval: Duration,
+    /// Codes sent per user per hour.
+    pub sends_per_hour: u32,
+    /// Methods (active or pending) per user.
+    pub max_methods: usize,
+    /// AES-256-GCM key of TOTP secrets at rest; empty = generated under
+    /// `var/` (refused in production).
+    #[serde(default, deserialize_with = "empty_is_none_path")]
+    pub encryption_key_file: Option<PathBuf>,
+    /// `[mfa.totp]`
+    pub totp: TotpConfig,
+    /// `[mfa.lockout]`
+    pub lockout: LockoutConfig,
+    /// `[mfa.backup_codes]`
+    pub backup_codes: BackupCodeConfig,
+}
+
+/// `[mfa.totp]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpConfig {
+    /// Steps accepted either side of now.
+    pub skew: u64,
+}
+
+/// `[mfa.lockout]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockoutConfig {
+    /// Wrong codes per user within `window` that lock.
+    pub max_failures: u32,
+    /// The counting window.
+    #[serde(with = "humantime_serde")]
+    pub window: Duration,
+    /// How long the lock lasts.
+    #[serde(with = "humantime_serde")]
+    pub duration: Duration,
+}
+
+/// `[mfa.backup_codes]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupCodeConfig {
+    /// Codes per set.
+    pub count: usize,
+}
+
+/// `[security]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// How recent the last interactive proof must be for step-up.
+    #[serde(with = "humantime_serde")]
+    pub step_up_max_age: Duration,
+}
+
+/// How text messages leave.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsTransport {
+    /// Write them under `sms.dir` (development).
+    File,
+    /// POST them, signed, to `sms.webhook_url`.
+    Webhook,
+}
+
+/// `[sms]`
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// Empty: SMS is not offered.
+    #[serde(default, deserialize_with = "sms_transport")]
+    pub transport: Option<SmsTransport>,
+    /// Folder of the file transport.
+    pub dir: PathBuf,
+    /// Where the webhook transport posts.
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub webhook_url: Option<String>,
+    /// HMAC-SHA256 key of the webhook signature (from the environment).
+    #[serde(default, deserialize_with = "empty_is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for SmsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsSettings")
+            .field("transport", &self.transport)
+            .field("dir", &self.dir)
+            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
+fn sms_transport<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SmsTransport>, D::Error> {
+    let raw: Option<String> = Option::deserialize(deserializer)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some("file") => Ok(Some(SmsTransport::File)),
+        Some("webhook") => Ok(Some(SmsTransport::Webhook)),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "unknown sms transport {other:?} (file or webhook)"
+        ))),
+    }
+}
