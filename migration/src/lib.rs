@@ -7,6 +7,7 @@ mod m20261123_000001_initial;
 mod m20261125_000001_roles;
 mod m20261125_000002_session_indexes;
 mod m20261126_000001_mfa;
+mod m20261127_000001_service_keys;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_roles::Migration),
             Box::new(m20261125_000002_session_indexes::Migration),
             Box::new(m20261126_000001_mfa::Migration),
+            Box::new(m20261127_000001_service_keys::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod accounts;
 pub mod activity;
 mod failure;
@@ -24,5 +25,5 @@ pub mod sign_in;
 mod testing;
 
 pub use failure::Failure;
-pub use settings::{AuthSettings, MfaSettings};
+pub use settings::{AccessSettings, AuthSettings, MfaSettings};
 pub use shared::{Credentials, Limits, Revoker, SessionIssuer, TokenPair};

@@ -39,6 +39,18 @@ pub struct AuthSettings {
     pub limits: crate::shared::LimitSettings,
     /// Second factors and step-up.
     pub mfa: MfaSettings,
+    /// `authz.*` and `admin.bootstrap_emails`.
+    pub access: AccessSettings,
+}
+
+/// `authz.cache_ttl` and `admin.bootstrap_emails` (API-ACCESS.md).
+#[derive(Clone, Debug, Default)]
+pub struct AccessSettings {
+    /// How long a user's role set and the role maps are cached, and how long
+    /// a gateway may cache a decision.
+    pub cache_ttl: Duration,
+    /// Verified users with these (normalized) emails get `admin`.
+    pub bootstrap_emails: Vec<auth_domain::Email>,
 }
 
 /// `mfa.*` and `security.step_up_max_age` (API-MFA.md, Configuration).

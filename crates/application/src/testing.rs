@@ -7,11 +7,12 @@ use auth_domain::limits::Window;
 use auth_domain::testing::{
     FakeBox, FakeCodeHasher, FakeHasher, FakeTokens, FakeTotp, MemoryAudit, MemoryBackupCodes,
     MemoryHot, MemoryLimiter, MemoryMethods, MemoryOneTimeTokens, MemoryOutbox,
-    MemoryPendingLogins, MemoryRoles, MemorySessions, MemoryUsers, SequentialRandom, TestClock,
-    World,
+    MemoryPendingLogins, MemoryRoles, MemoryServiceKeys, MemorySessions, MemoryUsers,
+    RecordedChanges, SequentialRandom, TestClock, World,
 };
 use auth_domain::{Email, OutboxPayload, Password, RequestContext, User};
 
+use crate::access::{AccessAdapters, AccessPorts, AccessService};
 use crate::accounts::{AccountAdapters, AccountPorts, AccountService, Accounts, RegisterRequest};
 use crate::mfa::{MfaAdapters, MfaPorts, MfaService};
 use crate::sessions::{SessionAdapters, SessionPorts, SessionService};
@@ -83,6 +84,19 @@ pub fn factor_adapters(w: &World) -> FactorAdapters<TestPorts> {
         outbox: w.outbox(),
         clock: w.clock(),
     }
+}
+
+impl AccessPorts for TestPorts {
+    type Users = MemoryUsers;
+    type Roles = MemoryRoles;
+    type Keys = MemoryServiceKeys;
+    type Changes = RecordedChanges;
+    type Methods = MemoryMethods;
+    type Tokens = FakeTokens;
+    type Hot = MemoryHot;
+    type Random = SequentialRandom;
+    type Clock = TestClock;
+    type Audit = MemoryAudit;
 }
 
 impl SessionPorts for TestPorts {
@@ -171,6 +185,10 @@ pub fn settings() -> AuthSettings {
             sms_enabled: true,
             step_up_max_age: Duration::from_secs(600),
         },
+        access: crate::AccessSettings {
+            cache_ttl: Duration::from_secs(30),
+            bootstrap_emails: Vec::new(),
+        },
     }
 }
 
@@ -180,6 +198,7 @@ pub struct Harness {
     pub sign_in: SignInService<TestPorts>,
     pub sessions: SessionService<TestPorts>,
     pub mfa: MfaService<TestPorts>,
+    pub access: AccessService<TestPorts>,
 }
 
 pub fn harness() -> Harness {
@@ -228,6 +247,21 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 revocations: w.hot(),
                 pending_logins: w.pending_logins(),
                 factors: factor_adapters(&w),
+            },
+            &settings,
+        ),
+        access: AccessService::new(
+            AccessAdapters {
+                users: w.users(),
+                roles: w.roles(),
+                keys: w.service_keys(),
+                changes: w.access_changes(),
+                methods: w.mfa_methods(),
+                tokens: w.tokens(),
+                hot: w.hot(),
+                random: w.random(),
+                clock: w.clock(),
+                audit: w.audit(),
             },
             &settings,
         ),

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::seed::{PASSWORD, World};
 
@@ -52,8 +53,20 @@ impl Run {
 /// One request a worker sends.
 #[derive(Clone, Debug)]
 enum Request {
-    Get { url: String, authorization: String },
-    Post { url: String, body: Value },
+    Get {
+        url: String,
+        authorization: String,
+    },
+    Post {
+        url: String,
+        body: Value,
+    },
+    /// A POST with credentials.
+    PostAuthed {
+        url: String,
+        body: Value,
+        authorization: String,
+    },
 }
 
 /// Drives one service.
@@ -122,6 +135,18 @@ impl Load {
                                 .await
                         }
                         Request::Post { url, body } => client.post(url).json(&body).send().await,
+                        Request::PostAuthed {
+                            url,
+                            body,
+                            authorization,
+                        } => {
+                            client
+                                .post(url)
+                                .header("authorization", authorization)
+                                .json(&body)
+                                .send()
+                                .await
+                        }
                     };
                     let passed = match response {
                         Ok(response) => {
@@ -172,6 +197,30 @@ impl Load {
                 authorization: authorizations[(*worker * 7919 + n) % count].clone(),
             },
             |_, status, _| status == 200,
+        )
+        .await
+    }
+
+    /// `POST /authorize` with the gateway's key, about seeded users in
+    /// rotation (one permission: the decision is cached after the first).
+    pub async fn authorize(&self, world: &World, concurrency: usize, window: Duration) -> Run {
+        let url = self.url("/api/v1/auth/authorize");
+        let key = world.service_key.clone();
+        let subjects: Arc<[Uuid]> = world.sessions.iter().map(|(u, _, _)| *u).collect();
+        let count = subjects.len().max(1);
+        self.drive(
+            concurrency,
+            window,
+            |worker| worker,
+            move |worker, n| Request::PostAuthed {
+                url: url.clone(),
+                body: json!({
+                    "subject": { "user_id": subjects[(*worker * 7919 + n) % count] },
+                    "permission": "profile:read",
+                }),
+                authorization: key.clone(),
+            },
+            |_, status, body| status == 200 && body.starts_with(b"{\"allowed\":true"),
         )
         .await
     }

@@ -104,9 +104,10 @@ impl Options {
 }
 
 /// The measurements, in the order they run.
-const STAGES: [&str; 8] = [
+const STAGES: [&str; 9] = [
     "hello",
     "validate",
+    "authorize",
     "me",
     "login",
     "under-load",
@@ -182,6 +183,20 @@ async fn main() -> anyhow::Result<()> {
         put("validate_rps", json!(run.rps()));
         put("validate_p99_ms", json!(run.p99_ms()));
         errors.insert("validate".into(), json!(run.failed));
+    }
+    if options.wants("authorize") {
+        let run = load.authorize(&world, 64, window).await;
+        put("authorize_rps", json!(run.rps()));
+        put("authorize_p99_ms", json!(run.p99_ms()));
+        errors.insert("authorize".into(), json!(run.failed));
+        put(
+            "authorize_in_process_p99_ms",
+            json!(
+                service
+                    .histogram_p99_ms("auth_authorize_duration_seconds")
+                    .await
+            ),
+        );
     }
     if options.wants("me") {
         let run = load

@@ -22,6 +22,8 @@ fn all_targets(results: &Value) -> Vec<(String, String, bool)> {
     let validate = num(results, "validate_rps") / num(results, "hello_rps");
     let me = num(results, "me_rps") / num(results, "hello_rps");
     let p99 = num(results, "validate_p99_ms_under_login_load");
+    let authorize = num(results, "authorize_rps") / num(results, "validate_rps");
+    let authorize_p99 = num(results, "authorize_in_process_p99_ms");
     let mut rows = vec![
         (
             "login / login limit >= 0.90".into(),
@@ -39,6 +41,16 @@ fn all_targets(results: &Value) -> Vec<(String, String, bool)> {
             p99 < 10.0,
         ),
         ("me / hello >= 0.35".into(), format!("{me:.2}"), me >= 0.35),
+        (
+            "authorize / validate >= 0.80".into(),
+            format!("{authorize:.2}"),
+            authorize >= 0.80,
+        ),
+        (
+            "authorize in-process p99 < 1 ms".into(),
+            format!("<= {authorize_p99} ms"),
+            authorize_p99 < 1.0,
+        ),
     ];
     if results["backend"] == "postgres" {
         let refresh = num(results, "refresh_per_s");
@@ -66,7 +78,7 @@ fn all_targets(results: &Value) -> Vec<(String, String, bool)> {
 
 /// Prints the figures and the targets.
 pub fn print(results: &Value) {
-    let rows: [(&str, &str, &str); 16] = [
+    let rows: [(&str, &str, &str); 19] = [
         ("backend", "backend", ""),
         ("cores", "cores", ""),
         ("users", "users in the database", ""),
@@ -86,6 +98,17 @@ pub fn print(results: &Value) {
             "ms",
         ),
         ("me_rps", "GET me", "req/s"),
+        (
+            "authorize_rps",
+            "POST authorize (service key, cached)",
+            "req/s",
+        ),
+        ("authorize_p99_ms", "  its p99 over HTTP", "ms"),
+        (
+            "authorize_in_process_p99_ms",
+            "  its p99 in the process (bucket bound)",
+            "ms",
+        ),
         ("refresh_per_s", "refresh rotations", "/s"),
         ("register_per_s", "registrations", "/s"),
         ("idle_rss_mb", "RSS idle", "MB"),

@@ -43,6 +43,8 @@ pub struct World {
     pub emails: Vec<String>,
     /// `(user, session, refresh token)` for the first [`SESSIONS`] users.
     pub sessions: Vec<(Uuid, Uuid, String)>,
+    /// A service key with `authz:check` (a gateway), as `Bearer sk_…`.
+    pub service_key: String,
 }
 
 impl World {
@@ -84,6 +86,7 @@ impl World {
             key_file,
             emails: Vec::new(),
             sessions: Vec::new(),
+            service_key: String::new(),
         })
     }
 
@@ -202,6 +205,21 @@ impl World {
             txn.execute(&insert_tokens).await?;
             txn.commit().await?;
         }
+        // A gateway's key, stored as the service stores keys: SHA-256 only.
+        let key = format!("sk_bench{}", Uuid::now_v7().simple());
+        let mut insert_key = Query::insert();
+        insert_key
+            .into_table(Alias::new("service_keys"))
+            .columns(["id", "name", "key_hash", "permissions", "created_at"].map(Alias::new))
+            .values_panic([
+                Expr::val(Uuid::now_v7()),
+                Expr::val("bench gateway"),
+                Expr::val(auth_domain::TokenHash::of(key.as_bytes()).as_str()),
+                Expr::val("authz:check"),
+                Expr::val(now),
+            ]);
+        db.execute(&insert_key).await?;
+        self.service_key = format!("Bearer {key}");
         // Fresh planner statistics, as a database in service has.
         db.execute_unprepared("ANALYZE").await?;
         db.close().await?;

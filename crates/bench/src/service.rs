@@ -141,6 +141,35 @@ impl Service {
         format!("{}{path}", self.base)
     }
 
+    /// The 99th percentile of a histogram the service exports on
+    /// `/metrics`, in ms: the upper bound of the first bucket holding 99 %
+    /// of the observations (the buckets are 0.1, 0.5, 1, 2.5 ms, …).
+    pub async fn histogram_p99_ms(&self, name: &str) -> f64 {
+        let Ok(response) = reqwest::get(self.url("/metrics")).await else {
+            return f64::NAN;
+        };
+        let text = response.text().await.unwrap_or_default();
+        let prefix = format!("{name}_bucket{{le=\"");
+        let buckets: Vec<(f64, f64)> = text
+            .lines()
+            .filter_map(|line| line.strip_prefix(&prefix))
+            .filter_map(|rest| {
+                let (le, count) = rest.split_once("\"} ")?;
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
+                Some((le, count.trim().parse().ok()?))
+            })
+            .collect();
+        let total = buckets.iter().map(|(_, c)| *c).fold(0.0, f64::max);
+        buckets
+            .iter()
+            .find(|(_, count)| *count >= total * 0.99)
+            .map_or(f64::NAN, |(le, _)| le * 1000.0)
+    }
+
     /// Resident memory, from `/proc/PID/status`.
     pub fn rss_mb(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

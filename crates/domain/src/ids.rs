@@ -65,6 +65,15 @@ id_type!(
     ChallengeId
 );
 id_type!(
+    /// Identifies a service key.
+    ServiceKeyId
+);
+id_type!(
+    /// Identifies an organization (tenant).
+    OrganizationId
+);
+
+id_type!(
     /// Identifies a stored one-time or refresh token record.
     TokenId
 );

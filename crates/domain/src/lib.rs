@@ -32,7 +32,10 @@ pub use activity::{
 };
 pub use email::{Email, EmailError};
 pub use error::RepoError;
-pub use ids::{ChallengeId, EventId, MessageId, MethodId, RoleId, SessionId, TokenId, UserId};
+pub use ids::{
+    ChallengeId, EventId, MessageId, MethodId, OrganizationId, RoleId, ServiceKeyId, SessionId,
+    TokenId, UserId,
+};
 pub use password::{Password, PasswordHash, PasswordPolicy, PolicyViolation};
 pub use sessions::{Aal, AccessClaims, Amr, Assurance, NewSession, Session};
 pub use token::{OpaqueToken, TokenHash};

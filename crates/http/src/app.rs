@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use auth_application::access::Access;
 use auth_application::accounts::Accounts;
 use auth_application::activity::Activity;
 use auth_application::health::HealthReport;
@@ -23,6 +24,8 @@ pub trait App: Send + Sync + 'static {
     type Activity: Activity;
     /// The `mfa` context.
     type Mfa: Mfa;
+    /// The `access` context.
+    type Access: Access;
 
     /// Registration, verification, the current user, password change.
     fn accounts(&self) -> &Self::Accounts;
@@ -34,6 +37,8 @@ pub trait App: Send + Sync + 'static {
     fn activity(&self) -> &Self::Activity;
     /// Second factors and step-up.
     fn mfa(&self) -> &Self::Mfa;
+    /// Authorization, roles and service keys.
+    fn access(&self) -> &Self::Access;
     /// Pings the dependencies.
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
     /// The product's name on the hosted pages.

@@ -7,13 +7,17 @@
 //! without a network round trip — `crates/server/examples/offline_guard.rs`
 //! shows that wiring, compiled with the workspace.
 
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
+use auth_application::Failure;
+use auth_application::access::{Access, Principal};
 use auth_application::sessions::Sessions;
 use auth_domain::AccessClaims;
+use auth_domain::access::{SERVICE_KEY_PREFIX, ServiceKey};
 use auth_domain::sessions::{AccessTokenVerifier, TokenRejection};
 use auth_domain::system::Clock;
 
@@ -47,6 +51,24 @@ pub(crate) struct AppAuthenticator<A>(pub(crate) web::Data<A>);
 impl<A: App> BearerAuthenticator for AppAuthenticator<A> {
     fn authenticate(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
         self.0.sessions().authenticate(token)
+    }
+}
+
+/// Looks up service keys (`sk_…` bearers).
+pub trait KeyAuthenticator: Send + Sync + 'static {
+    /// The active key `presented` is, if any.
+    fn authenticate_key<'a>(
+        &'a self,
+        presented: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<ServiceKey>, Failure>> + Send + 'a>>;
+}
+
+impl<A: App> KeyAuthenticator for AppAuthenticator<A> {
+    fn authenticate_key<'a>(
+        &'a self,
+        presented: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<ServiceKey>, Failure>> + Send + 'a>> {
+        Box::pin(self.0.access().authenticate_key(presented))
     }
 }
 
@@ -108,5 +130,40 @@ impl FromRequest for MaybeAuthenticated {
             .into_inner()
             .map(|a| Self(Some(a.claims)));
         ready(result)
+    }
+}
+
+/// A request from a user (access token) or another service (service key,
+/// `Authorization: Bearer sk_…`). Rejects with 401 `unauthorized`; a
+/// failing store answers 503.
+#[derive(Clone, Debug)]
+pub struct Caller(pub Principal);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let key = bearer(req)
+            .filter(|token| token.starts_with(SERVICE_KEY_PREFIX))
+            .map(str::to_owned);
+        let Some(key) = key else {
+            let user = Authenticated::from_request(req, payload).into_inner();
+            return Box::pin(ready(user.map(|a| Self(Principal::User(a.claims)))));
+        };
+        let keys = req.app_data::<web::Data<dyn KeyAuthenticator>>().cloned();
+        Box::pin(async move {
+            let Some(keys) = keys else {
+                tracing::error!("no KeyAuthenticator registered in app data");
+                return Err(ApiError::new(crate::error::ErrorCode::Internal));
+            };
+            match keys.authenticate_key(&key).await? {
+                Some(found) => Ok(Self(Principal::Service(found))),
+                None => {
+                    tracing::info!("service key rejected");
+                    Err(ApiError::unauthorized(true))
+                }
+            }
+        })
     }
 }

@@ -6,6 +6,7 @@
 //! the infrastructure.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod accounts;
 pub mod activity;
 mod app;

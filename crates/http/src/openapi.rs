@@ -7,6 +7,12 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::access::{
+    ActivityBody, AssignRoleBody, AuthorizeBody, AuthorizeResponse, CheckBody, ChecksBody,
+    CreateKeyBody, CreateRoleBody, CreatedKeyDto, DecisionDto, DecisionsDto, PermissionDto,
+    PermissionsDto, ResourceBody, RoleDto, RoleEnvelope, RoleRefDto, RolesDto, ServiceKeyDto,
+    ServiceKeysDto, SubjectBody, UpdateRoleBody, UserContextDto, UserPermissionsDto, UserRolesDto,
+};
 use crate::accounts::{
     ChangePasswordBody, EmailBody, EmptyObject, RegisterBody, ResetPasswordBody, VerifyEmailBody,
 };
@@ -26,7 +32,7 @@ use crate::system::{
     CheckStatus, HealthChecks, HealthDetails, HealthDto, LimiterDto, OutboxDto, OverallStatus,
     ProbeDto,
 };
-use crate::{accounts, activity, docs, mfa, sessions, sign_in, system};
+use crate::{access, accounts, activity, docs, mfa, sessions, sign_in, system};
 
 /// The document.
 #[derive(OpenApi)]
@@ -62,6 +68,22 @@ use crate::{accounts, activity, docs, mfa, sessions, sign_in, system};
         mfa::verify,
         mfa::remove,
         mfa::regenerate_backup_codes,
+        access::authorize,
+        access::user_permissions,
+        access::user_roles,
+        access::user_context,
+        access::report_activity,
+        access::permissions,
+        access::roles,
+        access::create_role,
+        access::role,
+        access::update_role,
+        access::delete_role,
+        access::assign_role,
+        access::remove_role,
+        access::create_service_key,
+        access::service_keys,
+        access::revoke_service_key,
         system::health,
         system::metrics,
         system::jwks,
@@ -78,6 +100,11 @@ use crate::{accounts, activity, docs, mfa, sessions, sign_in, system};
         SetupBody, SetupResponse, MethodDto, TotpDto, ChallengeDto, MethodsDto, BackupCodesDto,
         ChallengeBody, VerifyBody, VerifyResponse, VerifiedPairDto, SetupConfirmedDto,
         BackupCodesRegeneratedDto,
+        AuthorizeBody, CheckBody, ChecksBody, SubjectBody, ResourceBody, AuthorizeResponse,
+        DecisionDto, DecisionsDto, UserPermissionsDto, UserRolesDto, RoleRefDto, UserContextDto,
+        ActivityBody, PermissionDto, PermissionsDto, RoleDto, RoleEnvelope, RolesDto,
+        CreateRoleBody, UpdateRoleBody, AssignRoleBody, ServiceKeyDto, ServiceKeysDto,
+        CreatedKeyDto, CreateKeyBody,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -85,6 +112,7 @@ use crate::{accounts, activity, docs, mfa, sessions, sign_in, system};
         (name = "sessions", description = "Refresh, logout, devices, password change"),
         (name = "tokens", description = "Access-token validation for other services"),
         (name = "mfa", description = "Second factors, step-up and backup codes"),
+        (name = "access", description = "Authorization for other services, roles, permissions and service keys"),
         (name = "system", description = "Health, keys and documentation"),
     )
 )]

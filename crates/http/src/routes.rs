@@ -11,7 +11,7 @@ use actix_web::{FromRequest, Handler, Responder, Route, web};
 use crate::app::App;
 use crate::auth::{AppAuthenticator, BearerAuthenticator};
 use crate::client::TrustedProxies;
-use crate::{accounts, activity, docs, mfa, openapi, sessions, sign_in, system};
+use crate::{access, accounts, activity, docs, mfa, openapi, sessions, sign_in, system};
 
 /// One route: method, path (OpenAPI syntax) and its handler.
 pub struct RouteEntry {
@@ -135,6 +135,70 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             "/api/v1/mfa/backup-codes/regenerate",
             mfa::regenerate_backup_codes::<A>,
         ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/authorize",
+            access::authorize::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/auth/permissions/{user_id}",
+            access::user_permissions::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/auth/roles/{user_id}",
+            access::user_roles::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/auth/users/{user_id}/context",
+            access::user_context::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/users/{user_id}/activity",
+            access::report_activity::<A>,
+        ),
+        entry(Method::GET, "/api/v1/permissions", access::permissions::<A>),
+        entry(Method::GET, "/api/v1/roles", access::roles::<A>),
+        entry(Method::POST, "/api/v1/roles", access::create_role::<A>),
+        entry(Method::GET, "/api/v1/roles/{role_id}", access::role::<A>),
+        entry(
+            Method::PATCH,
+            "/api/v1/roles/{role_id}",
+            access::update_role::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/roles/{role_id}",
+            access::delete_role::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/users/{user_id}/roles",
+            access::assign_role::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/users/{user_id}/roles/{role}",
+            access::remove_role::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/admin/service-keys",
+            access::create_service_key::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/admin/service-keys",
+            access::service_keys::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/service-keys/{id}",
+            access::revoke_service_key::<A>,
+        ),
         entry(Method::GET, "/health", system::health::<A>),
         entry(Method::GET, "/metrics", system::metrics::<A>),
         entry(Method::GET, "/.well-known/jwks.json", system::jwks::<A>),
@@ -193,10 +257,13 @@ pub fn app<A: App>(
 > {
     let authenticator: std::sync::Arc<dyn BearerAuthenticator> =
         std::sync::Arc::new(AppAuthenticator(state.clone()));
+    let keys: std::sync::Arc<dyn crate::auth::KeyAuthenticator> =
+        std::sync::Arc::new(AppAuthenticator(state.clone()));
     actix_web::App::new()
         .app_data(state)
         .app_data(proxies)
         .app_data(web::Data::from(authenticator))
+        .app_data(web::Data::from(keys))
         .app_data(crate::json::config())
         .app_data(web::PathConfig::default())
         .app_data(crate::json::query_config())

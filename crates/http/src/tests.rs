@@ -6,6 +6,10 @@ use std::sync::Mutex;
 
 use actix_web::test::{self, TestRequest};
 use actix_web::web;
+use auth_application::access::{
+    Access, AccessError, ActivityReport, Check, CreatedKey, NewRole, Principal, RoleChange,
+    UserAccess,
+};
 use auth_application::accounts::{
     AccountView, Accounts, ChangePasswordError, ChangePasswordRequest, CurrentUserError,
     RegisterError, RegisterRequest, ResetPasswordError, ResetPasswordRequest, VerifyEmailError,
@@ -22,6 +26,7 @@ use auth_application::sign_in::{
     LoginError, LoginOutcome, LoginRequest, MfaLoginDone, MfaLoginError, ReauthError, SignIn,
 };
 use auth_application::{Failure, TokenPair};
+use auth_domain::access::{Decision, PermissionInfo, RoleRecord, ServiceKey};
 use auth_domain::sessions::TokenRejection;
 use auth_domain::{
     AccessClaims, Email, OpaqueToken, PasswordHash, RequestContext, Role, Session, SessionId, User,
@@ -244,7 +249,113 @@ impl Activity for Fake {
     }
 }
 
+/// The key store is down; nobody holds a permission.
+impl Access for Fake {
+    async fn authenticate_key(&self, _: &str) -> Result<Option<ServiceKey>, Failure> {
+        Err(Failure::Unavailable("db".into()))
+    }
+    async fn authorize(&self, _: &Principal, _: &[Check]) -> Result<Vec<Decision>, AccessError> {
+        Err(AccessError::Forbidden)
+    }
+    fn decision_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(30)
+    }
+    async fn user_access(
+        &self,
+        _: &Principal,
+        _: UserId,
+        _: Option<auth_domain::OrganizationId>,
+    ) -> Result<UserAccess, AccessError> {
+        Err(AccessError::NotFound)
+    }
+    async fn report_activity(
+        &self,
+        _: &Principal,
+        _: UserId,
+        _: ActivityReport,
+        _: &RequestContext,
+    ) -> Result<(), AccessError> {
+        Err(AccessError::Forbidden)
+    }
+    async fn permissions(&self, _: &Principal) -> Result<Vec<PermissionInfo>, AccessError> {
+        Err(AccessError::Forbidden)
+    }
+    async fn roles(&self, _: &Principal) -> Result<Vec<RoleRecord>, AccessError> {
+        Err(AccessError::Forbidden)
+    }
+    async fn role(&self, _: &Principal, _: auth_domain::RoleId) -> Result<RoleRecord, AccessError> {
+        Err(AccessError::NotFound)
+    }
+    async fn create_role(
+        &self,
+        _: &Principal,
+        _: NewRole,
+        _: &RequestContext,
+    ) -> Result<RoleRecord, AccessError> {
+        Err(AccessError::LastAdmin)
+    }
+    async fn update_role(
+        &self,
+        _: &Principal,
+        _: auth_domain::RoleId,
+        _: RoleChange,
+        _: &RequestContext,
+    ) -> Result<RoleRecord, AccessError> {
+        Err(AccessError::RoleProtected)
+    }
+    async fn delete_role(
+        &self,
+        _: &Principal,
+        _: auth_domain::RoleId,
+        _: &RequestContext,
+    ) -> Result<(), AccessError> {
+        Err(AccessError::RoleProtected)
+    }
+    async fn assign_role(
+        &self,
+        _: &Principal,
+        _: UserId,
+        _: &str,
+        _: &RequestContext,
+    ) -> Result<(), AccessError> {
+        Err(AccessError::Forbidden)
+    }
+    async fn remove_role(
+        &self,
+        _: &Principal,
+        _: UserId,
+        _: &str,
+        _: &RequestContext,
+    ) -> Result<(), AccessError> {
+        Err(AccessError::LastAdmin)
+    }
+    async fn create_service_key(
+        &self,
+        _: &Principal,
+        _: &str,
+        _: &[String],
+        _: &RequestContext,
+    ) -> Result<CreatedKey, AccessError> {
+        Err(AccessError::Forbidden)
+    }
+    async fn service_keys(&self, _: &Principal) -> Result<Vec<ServiceKey>, AccessError> {
+        Err(AccessError::Forbidden)
+    }
+    async fn revoke_service_key(
+        &self,
+        _: &Principal,
+        _: auth_domain::ServiceKeyId,
+        _: &RequestContext,
+    ) -> Result<(), AccessError> {
+        Err(AccessError::NotFound)
+    }
+}
+
 impl App for Fake {
+    type Access = Self;
+    fn access(&self) -> &Self {
+        self
+    }
     type Accounts = Self;
     type SignIn = Self;
     type Sessions = Self;
@@ -526,4 +637,21 @@ async fn mfa_routes_without_a_token_are_401() {
         let response = test::call_service(&service, request).await;
         assert_eq!(response.status(), 401, "{uri}");
     }
+}
+
+#[actix_web::test]
+async fn a_service_key_is_looked_up_and_a_failing_store_answers_503() {
+    let (_, service) = serve!(Fake::default());
+    let request = TestRequest::post()
+        .uri("/api/v1/auth/authorize")
+        .insert_header(("authorization", "Bearer sk_anything"))
+        .set_json(serde_json::json!({ "permission": "users:read" }))
+        .to_request();
+    let response = test::call_service(&service, request).await;
+    assert_eq!(response.status(), 503);
+    let request = TestRequest::post()
+        .uri("/api/v1/auth/authorize")
+        .set_json(serde_json::json!({ "permission": "users:read" }))
+        .to_request();
+    assert_eq!(test::call_service(&service, request).await.status(), 401);
 }

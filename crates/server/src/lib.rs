@@ -15,8 +15,8 @@ use auth_infrastructure::db::{self, Database};
 use auth_infrastructure::mfa::AesSecretBox;
 use auth_infrastructure::sms::SmsAdapter;
 use auth_infrastructure::{
-    HotState, JwtTokens, MailAdapter, Pbkdf2Hasher, Settings, SystemClock, run_outbox_worker,
-    run_sweeper,
+    HotState, JwtTokens, MailAdapter, Pbkdf2Hasher, Settings, SharedClock, SystemClock,
+    run_outbox_worker, run_sweeper,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -110,6 +110,7 @@ impl Application {
             settings.mfa.encryption_key_file.as_deref(),
             Path::new(DATA_DIR),
         )?);
+        let access_changes = hot.access_changes();
         let services = Services::new(
             services::Adapters {
                 db: db.clone(),
@@ -122,6 +123,18 @@ impl Application {
             },
             &auth_settings,
         );
+
+        let access = services.access_service();
+        let granted = access
+            .bootstrap_admins()
+            .await
+            .map_err(|e| anyhow::anyhow!("admin.bootstrap_emails: cannot grant admin: {e}"))?;
+        if granted > 0 {
+            tracing::info!(granted, "bootstrap admins granted");
+        }
+        if let Some(changes) = access_changes {
+            tokio::spawn(forward_access_changes(changes, access));
+        }
 
         let retry = RetryPolicy {
             max_attempts: settings.mail.max_attempts,
@@ -210,6 +223,64 @@ impl Application {
     }
 }
 
+/// Drops what other instances' access changes made stale in this one's
+/// caches; when messages were lost, everything.
+async fn forward_access_changes(
+    mut changes: tokio::sync::broadcast::Receiver<Option<auth_domain::access::AccessChange>>,
+    access: Arc<auth_application::access::AccessService<services::ServerPorts>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(change) => access.changed(change),
+            Err(RecvError::Lagged(_)) => access.changed(None),
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// `auth-service admin grant EMAIL ROLE`: gives a role from the command
+/// line, with the service's own settings, and tells running instances.
+///
+/// # Errors
+/// Unknown user or role, or an unreachable database or Redis.
+pub async fn grant_role(settings: &Settings, email: &str, role: &str) -> anyhow::Result<String> {
+    let email = auth_domain::Email::parse(email)
+        .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let db = Database::new(
+        db::connect(&settings.database).await?,
+        Arc::new(Notify::new()),
+    );
+    let hot = match &settings.redis.url {
+        Some(url) => HotState::redis(url, &settings.redis.key_prefix, clock.clone()).await?,
+        None => HotState::in_process(clock.clone()),
+    };
+    let tokens = Arc::new(JwtTokens::from_settings(
+        &settings.tokens,
+        Path::new(DATA_DIR),
+    )?);
+    let access = auth_application::access::AccessService::<services::ServerPorts>::new(
+        auth_application::access::AccessAdapters {
+            users: db.users(),
+            roles: db.roles(),
+            keys: db.service_keys(),
+            changes: hot.clone(),
+            methods: db.mfa_methods(),
+            tokens,
+            hot,
+            random: auth_infrastructure::OsRandom,
+            clock,
+            audit: db.audit(),
+        },
+        &auth_settings(settings),
+    );
+    Ok(match access.grant_by_email(&email, role).await? {
+        auth_application::access::Granted::Granted => format!("{role} granted to {email}"),
+        auth_application::access::Granted::AlreadyHeld => format!("{email} already has {role}"),
+    })
+}
+
 fn db_kind(settings: &Settings) -> &'static str {
     if settings.database.is_sqlite() {
         "sqlite"
@@ -251,6 +322,16 @@ fn auth_settings(settings: &Settings) -> AuthSettings {
             max_methods: settings.mfa.max_methods,
             sms_enabled: settings.sms.transport.is_some(),
             step_up_max_age: settings.security.step_up_max_age,
+        },
+        access: auth_application::AccessSettings {
+            cache_ttl: settings.authz.cache_ttl,
+            // Checked by `Settings::validate`.
+            bootstrap_emails: settings
+                .admin
+                .bootstrap_emails
+                .iter()
+                .filter_map(|e| auth_domain::Email::parse(e).ok())
+                .collect(),
         },
     }
 }

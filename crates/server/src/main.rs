@@ -7,6 +7,7 @@ use auth_infrastructure::settings::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str = "usage: auth-service [--dump-openapi [PATH]]\n\
+    \x20      auth-service admin grant EMAIL ROLE\n\
     Configuration: config/default.toml, config/$AUTH_ENV.toml, AUTH__SECTION__KEY variables.";
 
 fn main() -> ExitCode {
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
                 }
             };
         }
+        Some("admin") => return admin(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -64,6 +66,41 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %format!("{err:#}"), "auth-service stopped");
+            eprintln!("auth-service: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `admin grant EMAIL ROLE`.
+fn admin(args: &[String]) -> ExitCode {
+    let [command, email, role] = args else {
+        eprintln!("auth-service: admin needs: grant EMAIL ROLE\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    if command != "grant" {
+        eprintln!("auth-service: unknown admin command {command:?}\n{USAGE}");
+        return ExitCode::from(2);
+    }
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("auth-service: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(&settings);
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(auth_server::grant_role(&settings, email, role)));
+    match result {
+        Ok(done) => {
+            println!("{done}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
             eprintln!("auth-service: {err:#}");
             ExitCode::FAILURE
         }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use auth_application::AuthSettings;
+use auth_application::access::{AccessAdapters, AccessPorts, AccessService};
 use auth_application::accounts::{AccountAdapters, AccountPorts, AccountService};
 use auth_application::activity::{ActivityPorts, ActivityService};
 use auth_application::health::{HealthCheck, HealthReport};
@@ -14,7 +15,7 @@ use auth_application::sign_in::{SignInAdapters, SignInPorts, SignInService};
 use auth_http::App;
 use auth_infrastructure::db::{
     Database, SeaAudit, SeaBackupCodes, SeaMethods, SeaOneTimeTokens, SeaOutbox, SeaPendingLogins,
-    SeaRoles, SeaSessions, SeaUsers,
+    SeaRoles, SeaServiceKeys, SeaSessions, SeaUsers,
 };
 use auth_infrastructure::mfa::{AesSecretBox, RfcTotp};
 use auth_infrastructure::{HotState, JwtTokens, OsRandom, Pbkdf2Hasher, SharedClock};
@@ -85,6 +86,19 @@ impl SessionPorts for ServerPorts {
     type Audit = SeaAudit;
 }
 
+impl AccessPorts for ServerPorts {
+    type Users = SeaUsers;
+    type Roles = SeaRoles;
+    type Keys = SeaServiceKeys;
+    type Changes = HotState;
+    type Methods = SeaMethods;
+    type Tokens = Arc<JwtTokens>;
+    type Hot = HotState;
+    type Random = OsRandom;
+    type Clock = SharedClock;
+    type Audit = SeaAudit;
+}
+
 impl ActivityPorts for ServerPorts {
     type Audit = SeaAudit;
 }
@@ -96,6 +110,7 @@ pub struct Services {
     sessions: SessionService<ServerPorts>,
     activity: ActivityService<ServerPorts>,
     mfa: MfaService<ServerPorts>,
+    access: Arc<AccessService<ServerPorts>>,
     health: HealthCheck<Database, HotState, SeaOutbox, HotState>,
     product_name: String,
     jwks: String,
@@ -186,6 +201,21 @@ impl Services {
                 },
                 settings,
             ),
+            access: Arc::new(AccessService::new(
+                AccessAdapters {
+                    users: db.users(),
+                    roles: db.roles(),
+                    keys: db.service_keys(),
+                    changes: hot.clone(),
+                    methods: db.mfa_methods(),
+                    tokens: Arc::clone(&tokens),
+                    hot: hot.clone(),
+                    random: OsRandom,
+                    clock: clock.clone(),
+                    audit: db.audit(),
+                },
+                settings,
+            )),
             sessions: SessionService::new(
                 SessionAdapters {
                     users: db.users(),
@@ -215,6 +245,12 @@ impl Services {
     pub(crate) fn account_requests(&self) -> Arc<AccountService<ServerPorts>> {
         Arc::clone(&self.accounts)
     }
+
+    /// The `access` context, for the fan-out listener, the bootstrap and the
+    /// command line.
+    pub(crate) fn access_service(&self) -> Arc<AccessService<ServerPorts>> {
+        Arc::clone(&self.access)
+    }
 }
 
 impl App for Services {
@@ -223,6 +259,7 @@ impl App for Services {
     type Sessions = SessionService<ServerPorts>;
     type Activity = ActivityService<ServerPorts>;
     type Mfa = MfaService<ServerPorts>;
+    type Access = AccessService<ServerPorts>;
 
     fn accounts(&self) -> &Self::Accounts {
         &self.accounts
@@ -242,6 +279,10 @@ impl App for Services {
 
     fn mfa(&self) -> &Self::Mfa {
         &self.mfa
+    }
+
+    fn access(&self) -> &Self::Access {
+        &self.access
     }
 
     async fn health(&self) -> HealthReport {

@@ -145,3 +145,56 @@ async fn the_mfa_migration_goes_up_and_down() {
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(env.query_i64("SELECT COUNT(*) FROM mfa_methods").await, 0);
 }
+
+/// Service keys: the table comes and goes with the migration; a key hash is
+/// unique.
+#[tokio::test]
+async fn the_service_keys_migration_goes_up_and_down() {
+    let env = TestEnv::new().await;
+    let db = Database::connect(env.database_url.as_str()).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(env.query_i64("SELECT COUNT(*) FROM service_keys").await, 0);
+    let key = |hash: &str| {
+        Query::insert()
+            .into_table(Alias::new("service_keys"))
+            .columns(
+                [
+                    "id",
+                    "name",
+                    "key_hash",
+                    "permissions",
+                    "created_at",
+                    "revoked_at",
+                ]
+                .map(Alias::new),
+            )
+            .values_panic([
+                uuid::Uuid::now_v7().into(),
+                "billing".into(),
+                hash.into(),
+                "authz:check users:*".into(),
+                chrono::Utc::now().into(),
+                Option::<chrono::DateTime<chrono::Utc>>::None.into(),
+            ])
+            .to_owned()
+    };
+    let hash = "a".repeat(64);
+    db.execute(&key(&hash)).await.unwrap();
+    assert!(
+        db.execute(&key(&hash)).await.is_err(),
+        "a key hash is unique"
+    );
+    Migrator::down(&db, Some(steps_after(5))).await.unwrap();
+    assert!(
+        db.execute_unprepared("SELECT 1 FROM service_keys")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM mfa_methods").await,
+        0,
+        "the migrations before it stay"
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(env.query_i64("SELECT COUNT(*) FROM service_keys").await, 0);
+}

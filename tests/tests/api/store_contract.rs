@@ -180,3 +180,82 @@ async fn removing_the_last_method_turns_mfa_off() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_created_updated_and_deleted() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::roles_are_created_updated_and_deleted(&db.users(), &db.roles(), Utc::now()).await;
+    // Grants are stored as their texts, wildcards included; the deleted
+    // role took its grants and assignments with it.
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM role_permissions rp JOIN roles r ON r.id = rp.role_id \
+             WHERE r.name = 'admin' AND rp.permission = '*'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM role_permissions WHERE role_id NOT IN (SELECT id FROM roles)"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM user_roles WHERE role_id NOT IN (SELECT id FROM roles)"
+        )
+        .await,
+        0
+    );
+    // Each change recorded its event in its transaction; the refused
+    // creation none.
+    for (kind, count) in [
+        ("role.created", 1),
+        ("role.updated", 4),
+        ("role.deleted", 1),
+    ] {
+        assert_eq!(
+            env.query_i64(&format!(
+                "SELECT COUNT(*) FROM audit_events WHERE event_type = '{kind}'"
+            ))
+            .await,
+            count,
+            "{kind}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_keeps_the_role() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::the_last_admin_keeps_the_role(&db.users(), &db.roles(), &db.audit(), Utc::now())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_keys_are_found_until_revoked() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::service_keys_are_found_until_revoked(&db.service_keys(), Utc::now()).await;
+    // Only hashes are stored, and grants as sorted, space-separated texts.
+    assert_eq!(
+        env.query_string("SELECT permissions FROM service_keys WHERE name = 'billing'")
+            .await,
+        "authz:check events:* users:read"
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM service_keys WHERE key_hash LIKE 'sk_%'")
+            .await,
+        0
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM audit_events WHERE event_type = 'service_key.revoked'")
+            .await,
+        1,
+        "the losing revocation recorded nothing"
+    );
+}

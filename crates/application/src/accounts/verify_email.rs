@@ -1,8 +1,11 @@
 //! Email verification with a single-use emailed token.
 
+use auth_domain::access::RoleRepository;
 use auth_domain::accounts::{OneTimeTokenRepository, TokenState, UserRepository};
 use auth_domain::system::Clock;
-use auth_domain::{AuditEvent, AuditEventType, Effects, OpaqueToken, RequestContext, TokenPurpose};
+use auth_domain::{
+    AuditEvent, AuditEventType, Effects, OpaqueToken, RequestContext, Role, TokenPurpose,
+};
 
 use super::{AccountPorts, AccountService, AccountView};
 use crate::Failure;
@@ -58,6 +61,17 @@ impl<P: AccountPorts> AccountService<P> {
             .await
             .map_err(Failure::from)?
             .ok_or_else(|| Failure::Internal("verified user vanished".to_owned()))?;
+        if self.settings.access.bootstrap_emails.contains(&user.email) {
+            // `admin.bootstrap_emails`: the address is now proven. Start-up
+            // grants it too, should this write fail.
+            let event = AuditEvent::new(AuditEventType::RoleAssigned, Some(user.id), ctx, now)
+                .with("role", Role::ADMIN)
+                .with("actor_id", "bootstrap");
+            self.roles
+                .assign(user.id, &Role::new(Role::ADMIN), now, Effects::event(event))
+                .await
+                .map_err(Failure::from)?;
+        }
         Ok(self.view(user).await?)
     }
 }

@@ -61,6 +61,22 @@ pub enum AuditEventType {
     StepUpSucceeded,
     /// A session proved its password again.
     ReauthSucceeded,
+    /// A global role was given to a user.
+    RoleAssigned,
+    /// A global role was taken from a user.
+    RoleRevoked,
+    /// A custom role was created.
+    RoleCreated,
+    /// A role's description or permissions changed.
+    RoleUpdated,
+    /// A custom role was deleted.
+    RoleDeleted,
+    /// A service key was created.
+    ServiceKeyCreated,
+    /// A service key was revoked.
+    ServiceKeyRevoked,
+    /// Another service reported what a user did.
+    ActivityReported,
 }
 
 impl AuditEventType {
@@ -95,6 +111,14 @@ impl AuditEventType {
             Self::MfaResetByAdmin => "mfa.reset_by_admin",
             Self::StepUpSucceeded => "step_up.succeeded",
             Self::ReauthSucceeded => "reauth.succeeded",
+            Self::RoleAssigned => "role.assigned",
+            Self::RoleRevoked => "role.revoked",
+            Self::RoleCreated => "role.created",
+            Self::RoleUpdated => "role.updated",
+            Self::RoleDeleted => "role.deleted",
+            Self::ServiceKeyCreated => "service_key.created",
+            Self::ServiceKeyRevoked => "service_key.revoked",
+            Self::ActivityReported => "activity.reported",
         }
     }
     /// Parses a stored name; `None` for a type this build does not know.
@@ -128,6 +152,14 @@ impl AuditEventType {
             "mfa.reset_by_admin" => Some(Self::MfaResetByAdmin),
             "step_up.succeeded" => Some(Self::StepUpSucceeded),
             "reauth.succeeded" => Some(Self::ReauthSucceeded),
+            "role.assigned" => Some(Self::RoleAssigned),
+            "role.revoked" => Some(Self::RoleRevoked),
+            "role.created" => Some(Self::RoleCreated),
+            "role.updated" => Some(Self::RoleUpdated),
+            "role.deleted" => Some(Self::RoleDeleted),
+            "service_key.created" => Some(Self::ServiceKeyCreated),
+            "service_key.revoked" => Some(Self::ServiceKeyRevoked),
+            "activity.reported" => Some(Self::ActivityReported),
             _ => None,
         }
     }

@@ -1191,6 +1191,440 @@ pub async fn removing_the_last_method_turns_mfa_off(
     let _ = other;
 }
 
+fn custom_role(name: &str, grants: &[&str]) -> crate::access::RoleRecord {
+    crate::access::RoleRecord {
+        id: crate::RoleId::generate(),
+        name: Role::new(name),
+        description: format!("the {name} role"),
+        grants: crate::access::parse_grants(grants).expect("valid grants"),
+        system: false,
+    }
+}
+
+fn grants(texts: &[&str]) -> Vec<crate::access::Grant> {
+    crate::access::parse_grants(texts).expect("valid grants")
+}
+
+fn texts(grants: &[crate::access::Grant]) -> Vec<String> {
+    grants.iter().map(crate::access::Grant::to_text).collect()
+}
+
+fn admin_event(kind: AuditEventType, now: Timestamp) -> Effects {
+    Effects::event(AuditEvent::new(kind, None, &RequestContext::default(), now))
+}
+
+fn names(roles: &[crate::access::RoleRecord]) -> Vec<&str> {
+    roles.iter().map(|r| r.name.as_str()).collect()
+}
+
+/// Roles: the system ones are listed by name with their grants; a custom
+/// role is created once per name, its grants are replaced as a whole, and
+/// deleting it takes its assignments and names who held it; a system role
+/// is never deleted.
+pub async fn roles_are_created_updated_and_deleted(
+    users: &impl UserRepository,
+    roles: &impl RoleRepository,
+    now: Timestamp,
+) {
+    use crate::access::{Grant, RoleWriteError};
+    let now = now.trunc_subsecs(6);
+    let listed = roles.list_roles().await.expect("read");
+    assert_eq!(names(&listed), ["admin", "manager", "user"]);
+    assert!(listed.iter().all(|r| r.system));
+    let admin = listed[0].clone();
+    assert_eq!(admin.grants, [Grant::All]);
+    assert_eq!(
+        texts(&listed[2].grants),
+        ["orgs:create", "profile:read", "profile:write"],
+        "sorted by text"
+    );
+    let mut known: Vec<String> = super::default_permissions()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    known.sort();
+    let permissions: Vec<String> = roles
+        .list_permissions()
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(permissions, known);
+
+    let created = || admin_event(AuditEventType::RoleCreated, now);
+    let support = custom_role("support", &["users:read", "users:*", "audit:read"]);
+    roles
+        .create_role(&support, now, created())
+        .await
+        .expect("created");
+    assert!(
+        matches!(
+            roles
+                .create_role(&custom_role("support", &["*"]), now, created())
+                .await,
+            Err(RoleWriteError::NameTaken)
+        ),
+        "the name is taken"
+    );
+    let listed = roles.list_roles().await.expect("read");
+    assert_eq!(names(&listed), ["admin", "manager", "support", "user"]);
+    assert_eq!(listed[2], support, "stored as created");
+    assert_eq!(
+        texts(&listed[2].grants),
+        ["audit:read", "users:*", "users:read"]
+    );
+
+    let later = now + TimeDelta::seconds(1);
+    let updated = || admin_event(AuditEventType::RoleUpdated, later);
+    let changed = roles
+        .update_role(
+            support.id,
+            Some("Support desk".into()),
+            Some(grants(&["users:read", "orgs:read"])),
+            later,
+            updated(),
+        )
+        .await
+        .expect("ran")
+        .expect("found");
+    assert_eq!(changed.id, support.id);
+    assert_eq!(changed.name, support.name);
+    assert_eq!(changed.description, "Support desk");
+    assert_eq!(texts(&changed.grants), ["orgs:read", "users:read"]);
+    assert!(!changed.system);
+    let kept = roles
+        .update_role(support.id, Some("Help".into()), None, later, updated())
+        .await
+        .expect("ran")
+        .expect("found");
+    assert_eq!(kept.grants, changed.grants, "no grants given, none changed");
+    assert_eq!(kept.description, "Help");
+    let emptied = roles
+        .update_role(support.id, None, Some(Vec::new()), later, updated())
+        .await
+        .expect("ran")
+        .expect("found");
+    assert!(emptied.grants.is_empty());
+    assert_eq!(emptied.description, "Help");
+    assert!(
+        roles
+            .update_role(crate::RoleId::generate(), None, None, later, updated())
+            .await
+            .expect("ran")
+            .is_none(),
+        "no such role"
+    );
+    let restored = roles
+        .update_role(
+            support.id,
+            None,
+            Some(grants(&["users:read"])),
+            later,
+            updated(),
+        )
+        .await
+        .expect("ran")
+        .expect("found");
+    let listed = roles.list_roles().await.expect("read");
+    assert_eq!(listed[2], restored, "the list shows the update");
+
+    let mut holders = Vec::new();
+    for (address, secret) in [("ra@example.com", "ra"), ("rb@example.com", "rb")] {
+        let account = registration(address, secret, now);
+        let id = account.user.id;
+        holders.push(id);
+        users.create(account).await.expect("created");
+        assert!(
+            roles
+                .assign(id, &support.name, now, Effects::default())
+                .await
+                .expect("assigned")
+        );
+    }
+    let bystander = registration("rc@example.com", "rc", now);
+    let bystander_id = bystander.user.id;
+    users.create(bystander).await.expect("created");
+    let deleted = || admin_event(AuditEventType::RoleDeleted, later);
+    let mut gone = roles
+        .delete_role(support.id, deleted())
+        .await
+        .expect("ran")
+        .expect("deleted");
+    gone.sort();
+    holders.sort();
+    assert_eq!(gone, holders, "the users who held it");
+    for user in &holders {
+        assert_eq!(
+            roles.roles_of(*user).await.expect("read"),
+            [Role::user()],
+            "the assignment went with the role"
+        );
+    }
+    assert_eq!(
+        roles.roles_of(bystander_id).await.expect("read"),
+        [Role::user()]
+    );
+    assert_eq!(
+        names(&roles.list_roles().await.expect("read")),
+        ["admin", "manager", "user"]
+    );
+    assert!(
+        roles
+            .delete_role(support.id, deleted())
+            .await
+            .expect("ran")
+            .is_none(),
+        "already gone"
+    );
+    assert!(
+        roles
+            .assign(holders[0], &support.name, later, Effects::default())
+            .await
+            .is_err(),
+        "a deleted role cannot be assigned"
+    );
+    assert!(
+        roles
+            .delete_role(admin.id, deleted())
+            .await
+            .expect("ran")
+            .is_none(),
+        "a system role is never deleted"
+    );
+    assert_eq!(
+        names(&roles.list_roles().await.expect("read")),
+        ["admin", "manager", "user"]
+    );
+}
+
+/// Assignments: a role is given by name, once; taking `admin` from the last
+/// user who has it is refused, also when two admins are taken away at once;
+/// nothing is recorded when nothing changed.
+pub async fn the_last_admin_keeps_the_role(
+    users: &impl UserRepository,
+    roles: &impl RoleRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    use crate::RepoError;
+    use crate::access::Unassigned;
+    let now = now.trunc_subsecs(6);
+    let mut ids = Vec::new();
+    for (address, secret) in [("aa@example.com", "aa"), ("ab@example.com", "ab")] {
+        let account = registration(address, secret, now);
+        ids.push(account.user.id);
+        users.create(account).await.expect("created");
+    }
+    let (a, b) = (ids[0], ids[1]);
+    let admin = Role::new(Role::ADMIN);
+    let assigned = |user| Effects::event(event(AuditEventType::RoleAssigned, user, now));
+    let revoked = |user| Effects::event(event(AuditEventType::RoleRevoked, user, now));
+    assert!(
+        roles
+            .assign(a, &admin, now, assigned(a))
+            .await
+            .expect("ran")
+    );
+    assert!(
+        !roles
+            .assign(a, &admin, now, assigned(a))
+            .await
+            .expect("ran"),
+        "already assigned"
+    );
+    assert!(
+        roles
+            .assign(b, &admin, now, assigned(b))
+            .await
+            .expect("ran")
+    );
+    assert!(matches!(
+        roles.assign(a, &Role::new("nope"), now, assigned(a)).await,
+        Err(RepoError::Other(_))
+    ));
+    assert_eq!(
+        roles.roles_of(a).await.expect("read"),
+        [admin.clone(), Role::user()]
+    );
+    let recorded = |user, kind: AuditEventType| async move {
+        audit
+            .list_for_user(user, None, 100)
+            .await
+            .expect("read")
+            .iter()
+            .filter(|e| e.kind == kind)
+            .count()
+    };
+    assert_eq!(
+        recorded(a, AuditEventType::RoleAssigned).await,
+        1,
+        "only the assignment that changed something is recorded"
+    );
+
+    assert_eq!(
+        roles
+            .unassign(a, &admin, now, revoked(a))
+            .await
+            .expect("ran"),
+        Unassigned::Removed
+    );
+    assert_eq!(roles.roles_of(a).await.expect("read"), [Role::user()]);
+    assert_eq!(
+        roles
+            .unassign(a, &admin, now, revoked(a))
+            .await
+            .expect("ran"),
+        Unassigned::NotAssigned
+    );
+    assert_eq!(
+        roles
+            .unassign(b, &admin, now, revoked(b))
+            .await
+            .expect("ran"),
+        Unassigned::LastAdmin
+    );
+    assert_eq!(
+        roles.roles_of(b).await.expect("read"),
+        [admin.clone(), Role::user()],
+        "the last admin keeps the role"
+    );
+    assert_eq!(recorded(a, AuditEventType::RoleRevoked).await, 1);
+    assert_eq!(
+        recorded(b, AuditEventType::RoleRevoked).await,
+        0,
+        "a refusal records nothing"
+    );
+    for other in [Role::new(Role::MANAGER), Role::new("nope")] {
+        assert_eq!(
+            roles
+                .unassign(b, &other, now, revoked(b))
+                .await
+                .expect("ran"),
+            Unassigned::NotAssigned
+        );
+    }
+
+    // Two admins taken away at once: one goes, the other is the last.
+    assert!(
+        roles
+            .assign(a, &admin, now, assigned(a))
+            .await
+            .expect("ran")
+    );
+    let (x, y) = both(
+        roles.unassign(a, &admin, now, revoked(a)),
+        roles.unassign(b, &admin, now, revoked(b)),
+    )
+    .await;
+    let mut outcomes = [x.expect("ran"), y.expect("ran")];
+    outcomes.sort_by_key(|o| *o == Unassigned::LastAdmin);
+    assert_eq!(outcomes, [Unassigned::Removed, Unassigned::LastAdmin]);
+    let mut admins = 0;
+    for user in [a, b] {
+        if roles.roles_of(user).await.expect("read").contains(&admin) {
+            admins += 1;
+        }
+    }
+    assert_eq!(admins, 1, "one admin is left");
+}
+
+fn service_key(
+    name: &str,
+    secret: &str,
+    grants: &[&str],
+    at: Timestamp,
+) -> crate::access::ServiceKey {
+    crate::access::ServiceKey {
+        id: crate::ServiceKeyId::generate(),
+        name: name.to_owned(),
+        key_hash: TokenHash::of(secret.as_bytes()),
+        grants: self::grants(grants),
+        created_at: at,
+    }
+}
+
+/// Service keys are found by hash until revoked, listed newest first, and
+/// revoked once.
+pub async fn service_keys_are_found_until_revoked(
+    keys: &impl crate::access::ServiceKeyRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let created = || admin_event(AuditEventType::ServiceKeyCreated, now);
+    let older = service_key(
+        "billing",
+        "sk_one",
+        &["users:read", "authz:check", "events:*"],
+        now,
+    );
+    let newer = service_key("search", "sk_two", &["*"], now + TimeDelta::seconds(1));
+    let bare = service_key("bare", "sk_three", &[], now + TimeDelta::seconds(2));
+    for key in [&older, &newer, &bare] {
+        keys.create(key, created()).await.expect("created");
+    }
+    let found = keys
+        .find_active(&TokenHash::of(b"sk_one"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found, older);
+    assert_eq!(
+        texts(&found.grants),
+        ["authz:check", "events:*", "users:read"]
+    );
+    assert_eq!(
+        keys.find_active(&TokenHash::of(b"sk_three"))
+            .await
+            .expect("read")
+            .expect("found"),
+        bare,
+        "a key may grant nothing"
+    );
+    assert!(
+        keys.find_active(&TokenHash::of(b"sk_nope"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(
+        keys.list_active().await.expect("read"),
+        [bare.clone(), newer.clone(), older.clone()],
+        "newest first"
+    );
+
+    let later = now + TimeDelta::seconds(5);
+    let revoked = || admin_event(AuditEventType::ServiceKeyRevoked, later);
+    let (x, y) = both(
+        keys.revoke(older.id, later, revoked()),
+        keys.revoke(older.id, later, revoked()),
+    )
+    .await;
+    assert!(x.expect("ran") ^ y.expect("ran"), "revoked once");
+    assert!(
+        keys.find_active(&TokenHash::of(b"sk_one"))
+            .await
+            .expect("read")
+            .is_none(),
+        "a revoked key is not found"
+    );
+    assert_eq!(
+        keys.list_active().await.expect("read"),
+        [bare.clone(), newer.clone()]
+    );
+    assert!(
+        !keys.revoke(older.id, later, revoked()).await.expect("ran"),
+        "revoked twice"
+    );
+    assert!(
+        !keys
+            .revoke(crate::ServiceKeyId::generate(), later, revoked())
+            .await
+            .expect("ran"),
+        "no such key"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1247,6 +1681,12 @@ mod tests {
             w.now(),
         )
         .await;
+        let w = World::new();
+        roles_are_created_updated_and_deleted(&w.users(), &w.roles(), w.now()).await;
+        let w = World::new();
+        the_last_admin_keeps_the_role(&w.users(), &w.roles(), &w.audit(), w.now()).await;
+        let w = World::new();
+        service_keys_are_found_until_revoked(&w.service_keys(), w.now()).await;
         let w = World::new();
         let world = w.clone();
         rotation_requires_an_active_account(

@@ -5,6 +5,7 @@
 //! so a fake cannot drift from the adapter it stands for.
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
+mod access;
 pub mod contract;
 mod mfa;
 mod store;
@@ -15,12 +16,15 @@ use std::time::Duration;
 
 use chrono::TimeZone as _;
 
+pub use access::{
+    MemoryRoles, MemoryServiceKeys, RecordedChanges, default_permissions, system_roles,
+};
 pub use mfa::{
     FakeBox, FakeCodeHasher, FakeTotp, MemoryBackupCodes, MemoryMethods, MemoryPendingLogins,
 };
 pub use store::{
-    MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens, MemoryOutbox, MemoryRoles,
-    MemorySessions, MemoryUsers, OutboxRow, RefreshRow,
+    MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens, MemoryOutbox, MemorySessions,
+    MemoryUsers, OutboxRow, RefreshRow,
 };
 
 use crate::accounts::OneTimeToken;
@@ -64,6 +68,12 @@ pub struct State {
     pub mfa_challenges: Vec<crate::mfa::CodeChallenge>,
     pub backup_codes: Vec<crate::mfa::BackupCode>,
     pub pending_logins: Vec<crate::mfa::PendingLogin>,
+    pub roles: Vec<crate::access::RoleRecord>,
+    pub permissions: Vec<crate::access::PermissionInfo>,
+    /// Service keys and when each was revoked.
+    pub service_keys: Vec<(crate::access::ServiceKey, Option<Timestamp>)>,
+    /// Access changes announced, in order.
+    pub access_changes: Vec<crate::access::AccessChange>,
     counter: u64,
 }
 
@@ -120,6 +130,10 @@ impl World {
             mfa_challenges: Vec::new(),
             backup_codes: Vec::new(),
             pending_logins: Vec::new(),
+            roles: access::system_roles(),
+            permissions: access::default_permissions(),
+            service_keys: Vec::new(),
+            access_changes: Vec::new(),
             counter: 0,
         })))
     }
@@ -157,6 +171,12 @@ impl World {
     }
     pub fn roles(&self) -> MemoryRoles {
         MemoryRoles(self.clone())
+    }
+    pub fn service_keys(&self) -> MemoryServiceKeys {
+        MemoryServiceKeys(self.clone())
+    }
+    pub fn access_changes(&self) -> RecordedChanges {
+        RecordedChanges(self.clone())
     }
     pub fn audit(&self) -> MemoryAudit {
         MemoryAudit(self.clone())

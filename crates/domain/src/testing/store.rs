@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use super::World;
-use crate::access::RoleRepository;
 use crate::accounts::{
     CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, UserRepository,
 };
@@ -16,7 +15,7 @@ use crate::sessions::{
 use crate::system::HealthProbe;
 use crate::{
     AuditEvent, Effects, Email, EventId, MessageId, NewSession, OutboxMessage, OutboxPayload,
-    OutboxStatus, PasswordHash, RepoError, Role, Session, SessionId, Timestamp, TokenHash, TokenId,
+    OutboxStatus, PasswordHash, RepoError, Session, SessionId, Timestamp, TokenHash, TokenId,
     TokenPurpose, User, UserId,
 };
 
@@ -452,24 +451,6 @@ impl SessionRepository for MemorySessions {
             .filter(|s| s.revoked_at.is_some_and(|at| at >= since))
             .map(|s| s.id)
             .collect())
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct MemoryRoles(pub(super) World);
-
-impl RoleRepository for MemoryRoles {
-    async fn roles_of(&self, user: UserId) -> Result<Vec<Role>, RepoError> {
-        let state = self.0.lock();
-        state.check()?;
-        let mut roles: Vec<Role> = state
-            .user_roles
-            .iter()
-            .filter(|(u, _)| *u == user)
-            .map(|(_, r)| r.clone())
-            .collect();
-        roles.sort();
-        Ok(roles)
     }
 }
 

@@ -92,6 +92,12 @@ error_codes! {
     MfaMethodExists => "mfa_method_exists", 409, "Method exists", "A method with this name exists, or the maximum number of methods is reached";
     /// Backup codes without an active method.
     MfaNotEnabled => "mfa_not_enabled", 409, "MFA not enabled", "Multi-factor authentication is not enabled";
+    /// A system role cannot be deleted, or its permissions changed.
+    RoleProtected => "role_protected", 409, "Role protected", "System roles cannot be deleted and the permissions of admin and user cannot change";
+    /// The change would leave no admin.
+    LastAdmin => "last_admin", 409, "Last admin", "The last admin cannot lose the admin role";
+    /// Another role has that name.
+    RoleExists => "role_exists", 409, "Role exists", "A role with this name already exists";
     /// The operation needs a recent (second) factor.
     StepUpRequired => "step_up_required", 401, "Step-up required", "A recent second factor is required";
     /// A dependency is down or the service is shedding load.

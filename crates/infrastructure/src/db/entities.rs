@@ -213,6 +213,57 @@ pub mod user_roles {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod permissions {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "permissions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        pub description: String,
+    }
+
+    no_relations!();
+}
+
+pub mod role_permissions {
+    use sea_orm::entity::prelude::*;
+
+    /// One grant of a role: `resource:action`, `resource:*` or `*` (no
+    /// foreign key to `permissions`, so wildcards fit).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_permissions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub role_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub permission: String,
+    }
+
+    no_relations!();
+}
+
+pub mod service_keys {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "service_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        #[sea_orm(unique)]
+        pub key_hash: String,
+        /// Grant texts, sorted, space-separated.
+        pub permissions: String,
+        pub created_at: DateTimeUtc,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+
+    no_relations!();
+}
+
 pub mod mfa_methods {
     use sea_orm::entity::prelude::*;
 

@@ -14,6 +14,7 @@ mod mfa;
 mod one_time_tokens;
 mod outbox;
 mod roles;
+mod service_keys;
 mod sessions;
 mod users;
 
@@ -33,6 +34,7 @@ pub use mfa::{SeaBackupCodes, SeaMethods, SeaPendingLogins};
 pub use one_time_tokens::SeaOneTimeTokens;
 pub use outbox::SeaOutbox;
 pub use roles::SeaRoles;
+pub use service_keys::SeaServiceKeys;
 pub use sessions::SeaSessions;
 pub use users::SeaUsers;
 
@@ -81,10 +83,16 @@ impl Database {
         SeaSessions(self.clone())
     }
 
-    /// Role assignments.
+    /// Roles, their permissions, and their assignments.
     #[must_use]
     pub fn roles(&self) -> SeaRoles {
         SeaRoles(self.clone())
+    }
+
+    /// Service keys.
+    #[must_use]
+    pub fn service_keys(&self) -> SeaServiceKeys {
+        SeaServiceKeys(self.clone())
     }
 
     /// The audit trail.

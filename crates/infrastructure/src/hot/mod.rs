@@ -14,6 +14,7 @@ mod windows;
 
 use std::time::Duration;
 
+use auth_domain::access::{AccessChange, AccessChanges};
 use auth_domain::limits::{Admission, LimiterMode, RateLimiter, Window};
 use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
 use auth_domain::system::HealthProbe;
@@ -49,6 +50,28 @@ impl HotState {
         Ok(Self::Redis(
             RedisHotState::connect(url, key_prefix, clock).await?,
         ))
+    }
+}
+
+impl HotState {
+    /// Access changes announced by other instances; `None` = drop every
+    /// cache. In one process there are none.
+    #[must_use]
+    pub fn access_changes(&self) -> Option<tokio::sync::broadcast::Receiver<Option<AccessChange>>> {
+        match self {
+            Self::InProcess(_) => None,
+            Self::Redis(hot) => Some(hot.access_changes()),
+        }
+    }
+}
+
+impl AccessChanges for HotState {
+    async fn announce(&self, change: AccessChange) {
+        match self {
+            // One process: the service already dropped its own entries.
+            Self::InProcess(_) => {}
+            Self::Redis(hot) => hot.announce(change).await,
+        }
     }
 }
 

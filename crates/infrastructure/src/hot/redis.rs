@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth_domain::access::AccessChange;
 use auth_domain::limits::{Admission, LimiterMode, RateLimiter, Window};
 use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
 use auth_domain::system::{Clock, HealthProbe};
@@ -51,6 +52,12 @@ pub struct RedisHotState {
     pub(super) resync_needed: Arc<Notify>,
     revoked_key: String,
     channel: String,
+    /// Access changes (roles, role sets, service keys) for every instance's
+    /// caches.
+    access_channel: String,
+    /// What arrived on `access_channel`; `None` = drop every cache (messages
+    /// may have been lost).
+    access_changes: tokio::sync::broadcast::Sender<Option<AccessChange>>,
     key_prefix: String,
     clock: SharedClock,
     /// Counts limits while Redis is unreachable.
@@ -106,6 +113,8 @@ impl RedisHotState {
             resync_needed: Arc::new(Notify::new()),
             revoked_key: format!("{key_prefix}revoked_sessions"),
             channel: format!("{key_prefix}revocations"),
+            access_channel: format!("{key_prefix}access"),
+            access_changes: tokio::sync::broadcast::channel(1024).0,
             key_prefix: key_prefix.to_owned(),
             local: Arc::new(LocalWindows::new(Arc::clone(&clock))),
             fallback: Arc::default(),
@@ -113,6 +122,10 @@ impl RedisHotState {
         };
         metrics::gauge!("auth_rate_limiter_fallback").set(0.0);
         state.subscriber.subscribe(state.channel.clone()).await?;
+        state
+            .subscriber
+            .subscribe(state.access_channel.clone())
+            .await?;
         // Re-subscribes after reconnects.
         let _resubscriber = state.subscriber.manage_subscriptions();
         state.spawn_listeners();
@@ -135,9 +148,17 @@ impl RedisHotState {
         let mut messages = self.subscriber.message_rx();
         let mirror = self.mirror.clone();
         let resync_needed = Arc::clone(&self.resync_needed);
+        let access_channel = self.access_channel.clone();
+        let access_changes = self.access_changes.clone();
         tokio::spawn(async move {
             loop {
                 match messages.recv().await {
+                    Ok(message) if *message.channel == *access_channel => {
+                        if let Some(change) = message.value.as_str().and_then(|t| parse_change(&t))
+                        {
+                            let _ = access_changes.send(Some(change));
+                        }
+                    }
                     Ok(message) => mirror.insert_all(parse_message(&message)),
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(
@@ -145,6 +166,7 @@ impl RedisHotState {
                             "revocation messages dropped; resyncing from the database"
                         );
                         resync_needed.notify_one();
+                        let _ = access_changes.send(None);
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 }
@@ -156,6 +178,7 @@ impl RedisHotState {
             while reconnects.recv().await.is_ok() {
                 // Messages published while disconnected are lost on the wire.
                 this.resync_needed.notify_one();
+                let _ = this.access_changes.send(None);
                 if let Err(err) = this.load_shared_set().await {
                     tracing::warn!(error = %err, "could not reload revoked sessions after a Redis reconnect");
                 }
@@ -405,6 +428,43 @@ impl RateLimiter for RedisHotState {
             self.fall_back(&err.to_string());
         }
         Ok(())
+    }
+}
+
+/// Access changes on the wire: `user:<id>`, `roles`, `key:<id>`.
+fn change_text(change: AccessChange) -> String {
+    match change {
+        AccessChange::User(user) => format!("user:{user}"),
+        AccessChange::Roles => "roles".to_owned(),
+        AccessChange::ServiceKey(key) => format!("key:{key}"),
+    }
+}
+
+fn parse_change(text: &str) -> Option<AccessChange> {
+    match text.split_once(':') {
+        None if text == "roles" => Some(AccessChange::Roles),
+        Some(("user", id)) => id.parse().ok().map(AccessChange::User),
+        Some(("key", id)) => id.parse().ok().map(AccessChange::ServiceKey),
+        _ => None,
+    }
+}
+
+impl RedisHotState {
+    /// What other instances announced; `None` = drop every cache.
+    #[must_use]
+    pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<Option<AccessChange>> {
+        self.access_changes.subscribe()
+    }
+
+    /// Tells every instance (this one included; dropping twice is harmless).
+    pub async fn announce(&self, change: AccessChange) {
+        let published: Result<i64, _> = self
+            .client
+            .publish(&self.access_channel, change_text(change))
+            .await;
+        if let Err(err) = published {
+            tracing::warn!(error = %err, ?change, "access change not announced; other instances see it when their caches expire");
+        }
     }
 }
 

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-pub(super) fn ip_nets<'de, D: serde::Deserializer<'de>>(
+/// A list: files give lists, environment variables comma-separated
+/// strings; items trimmed, empty ones dropped.
+pub(super) fn string_list<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
-) -> Result<Vec<IpNet>, D::Error> {
-    /// Files give lists; environment variables give comma-separated strings.
+) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum ListOrCsv {
@@ -21,9 +22,18 @@ pub(super) fn ip_nets<'de, D: serde::Deserializer<'de>>(
         ListOrCsv::List(items) => items,
         ListOrCsv::Csv(csv) => csv.split(',').map(str::to_owned).collect(),
     };
-    raw.iter()
-        .map(|s| s.trim())
+    Ok(raw
+        .iter()
+        .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
+        .collect())
+}
+
+pub(super) fn ip_nets<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<IpNet>, D::Error> {
+    string_list(deserializer)?
+        .iter()
         .map(|s| {
             s.parse::<IpNet>()
                 .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))

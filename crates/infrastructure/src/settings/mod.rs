@@ -13,10 +13,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use sections::{
-    AccountSettings, Algorithm, BackupCodeConfig, DatabaseSettings, HttpSettings, LimitSettings,
-    LinkSettings, LockoutConfig, LogFormat, LogSettings, MailSettings, MailTransport, MfaConfig,
-    PasswordSettings, RedisSettings, SecuritySettings, SessionSettings, SmsSettings, SmsTransport,
-    SmtpSettings, SmtpTls, TokenSettings, TotpConfig,
+    AccountSettings, AdminSettings, Algorithm, AuthzSettings, BackupCodeConfig, DatabaseSettings,
+    HttpSettings, LimitSettings, LinkSettings, LockoutConfig, LogFormat, LogSettings, MailSettings,
+    MailTransport, MfaConfig, PasswordSettings, RedisSettings, SecuritySettings, SessionSettings,
+    SmsSettings, SmsTransport, SmtpSettings, SmtpTls, TokenSettings, TotpConfig,
 };
 
 /// The defaults of every key: the one place they are written. The same file
@@ -60,6 +60,10 @@ pub struct Settings {
     pub security: SecuritySettings,
     /// Text messages.
     pub sms: SmsSettings,
+    /// Authorization caches.
+    pub authz: AuthzSettings,
+    /// The bootstrap admins.
+    pub admin: AdminSettings,
 }
 
 /// Settings could not be loaded or are not acceptable.
@@ -213,6 +217,17 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Invalid`] naming the first key at fault.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(bad) = self
+            .admin
+            .bootstrap_emails
+            .iter()
+            .find(|e| auth_domain::Email::parse(e).is_err())
+        {
+            return Err(invalid(
+                "admin.bootstrap_emails",
+                format!("{bad:?} is not an email address"),
+            ));
+        }
         let url = &self.http.public_url;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(invalid(

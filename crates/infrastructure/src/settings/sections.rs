@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::Settings;
-use super::de::{empty_is_none, empty_is_none_path, humantime_serde, ip_nets};
+use super::de::{empty_is_none, empty_is_none_path, humantime_serde, ip_nets, string_list};
 
 /// `[http]`
 #[derive(Clone, Debug, Deserialize)]
@@ -469,6 +469,26 @@ pub struct SecuritySettings {
     /// How recent the last interactive proof must be for step-up.
     #[serde(with = "humantime_serde")]
     pub step_up_max_age: Duration,
+}
+
+/// `[authz]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthzSettings {
+    /// How long a user's role set and the role maps stay cached per
+    /// instance (changes drop them at once), and how long a gateway may
+    /// cache a decision.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+}
+
+/// `[admin]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Verified users with these emails get `admin`.
+    #[serde(deserialize_with = "string_list")]
+    pub bootstrap_emails: Vec<String>,
 }
 
 /// How text messages leave.
