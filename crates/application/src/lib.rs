@@ -16,6 +16,7 @@ mod failure;
 pub mod health;
 pub mod housekeeping;
 pub mod mfa;
+pub mod organizations;
 pub mod sessions;
 mod settings;
 pub mod shared;
@@ -25,5 +26,5 @@ pub mod sign_in;
 mod testing;
 
 pub use failure::Failure;
-pub use settings::{AccessSettings, AuthSettings, MfaSettings};
+pub use settings::{AccessSettings, AuthSettings, MfaSettings, OrgSettings};
 pub use shared::{Credentials, Limits, Revoker, SessionIssuer, TokenPair};

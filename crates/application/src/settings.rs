@@ -41,6 +41,21 @@ pub struct AuthSettings {
     pub mfa: MfaSettings,
     /// `authz.*` and `admin.bootstrap_emails`.
     pub access: AccessSettings,
+    /// `orgs.*` and `links.invitation`.
+    pub orgs: OrgSettings,
+}
+
+/// `orgs.*` and `links.invitation` (API-ACCESS.md, Organizations).
+#[derive(Clone, Debug, Default)]
+pub struct OrgSettings {
+    /// Organizations one user may own.
+    pub max_per_user: u32,
+    /// How long an invitation link works.
+    pub invitation_ttl: Duration,
+    /// Seats of the `basic` tier.
+    pub max_members: u32,
+    /// Invitation link template with `{public_url}` and `{token}`.
+    pub invitation_link: String,
 }
 
 /// `authz.cache_ttl` and `admin.bootstrap_emails` (API-ACCESS.md).

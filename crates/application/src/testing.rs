@@ -6,15 +6,16 @@ use std::time::Duration;
 use auth_domain::limits::Window;
 use auth_domain::testing::{
     FakeBox, FakeCodeHasher, FakeHasher, FakeTokens, FakeTotp, MemoryAudit, MemoryBackupCodes,
-    MemoryHot, MemoryLimiter, MemoryMethods, MemoryOneTimeTokens, MemoryOutbox,
-    MemoryPendingLogins, MemoryRoles, MemoryServiceKeys, MemorySessions, MemoryUsers,
-    RecordedChanges, SequentialRandom, TestClock, World,
+    MemoryHot, MemoryInvitations, MemoryLimiter, MemoryMethods, MemoryOneTimeTokens,
+    MemoryOrganizations, MemoryOutbox, MemoryPendingLogins, MemoryRoles, MemoryServiceKeys,
+    MemorySessions, MemoryUsers, RecordedChanges, SequentialRandom, TestClock, World,
 };
 use auth_domain::{Email, OutboxPayload, Password, RequestContext, User};
 
 use crate::access::{AccessAdapters, AccessPorts, AccessService};
 use crate::accounts::{AccountAdapters, AccountPorts, AccountService, Accounts, RegisterRequest};
 use crate::mfa::{MfaAdapters, MfaPorts, MfaService};
+use crate::organizations::{OrgAdapters, OrgPorts, OrganizationService};
 use crate::sessions::{SessionAdapters, SessionPorts, SessionService};
 use crate::shared::{FactorAdapters, FactorPorts};
 use crate::sign_in::{
@@ -38,6 +39,7 @@ impl AccountPorts for TestPorts {
     type Limiter = MemoryLimiter;
     type Outbox = MemoryOutbox;
     type Audit = MemoryAudit;
+    type Invitations = MemoryInvitations;
 }
 
 impl FactorPorts for TestPorts {
@@ -60,6 +62,7 @@ impl SignInPorts for TestPorts {
     type Tokens = FakeTokens;
     type Random = SequentialRandom;
     type PendingLogins = MemoryPendingLogins;
+    type Orgs = MemoryOrganizations;
 }
 
 impl MfaPorts for TestPorts {
@@ -97,6 +100,20 @@ impl AccessPorts for TestPorts {
     type Random = SequentialRandom;
     type Clock = TestClock;
     type Audit = MemoryAudit;
+    type Orgs = MemoryOrganizations;
+}
+
+impl OrgPorts for TestPorts {
+    type Users = MemoryUsers;
+    type Orgs = MemoryOrganizations;
+    type Invitations = MemoryInvitations;
+    type Roles = MemoryRoles;
+    type Methods = MemoryMethods;
+    type Sessions = MemorySessions;
+    type Tokens = FakeTokens;
+    type Random = SequentialRandom;
+    type Clock = TestClock;
+    type Audit = MemoryAudit;
 }
 
 impl SessionPorts for TestPorts {
@@ -109,6 +126,7 @@ impl SessionPorts for TestPorts {
     type Clock = TestClock;
     type Limiter = MemoryLimiter;
     type Audit = MemoryAudit;
+    type Orgs = MemoryOrganizations;
 }
 
 /// The defaults of `config/default.toml`.
@@ -189,6 +207,12 @@ pub fn settings() -> AuthSettings {
             cache_ttl: Duration::from_secs(30),
             bootstrap_emails: Vec::new(),
         },
+        orgs: crate::OrgSettings {
+            max_per_user: 20,
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            max_members: 10,
+            invitation_link: "{public_url}/invitations/accept?token={token}".to_owned(),
+        },
     }
 }
 
@@ -199,6 +223,7 @@ pub struct Harness {
     pub sessions: SessionService<TestPorts>,
     pub mfa: MfaService<TestPorts>,
     pub access: AccessService<TestPorts>,
+    pub organizations: OrganizationService<TestPorts>,
 }
 
 pub fn harness() -> Harness {
@@ -221,6 +246,7 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 limiter: w.limiter(),
                 outbox: w.outbox(),
                 audit: w.audit(),
+                invitations: w.invitations(),
             },
             settings.clone(),
         ),
@@ -233,6 +259,7 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 tokens: w.tokens(),
                 random: w.random(),
                 pending_logins: w.pending_logins(),
+                orgs: w.organizations(),
                 factors: factor_adapters(&w),
             },
             &settings,
@@ -262,6 +289,22 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 random: w.random(),
                 clock: w.clock(),
                 audit: w.audit(),
+                orgs: w.organizations(),
+            },
+            &settings,
+        ),
+        organizations: OrganizationService::new(
+            OrgAdapters {
+                users: w.users(),
+                orgs: w.organizations(),
+                invitations: w.invitations(),
+                roles: w.roles(),
+                methods: w.mfa_methods(),
+                sessions: w.sessions(),
+                tokens: w.tokens(),
+                random: w.random(),
+                clock: w.clock(),
+                audit: w.audit(),
             },
             &settings,
         ),
@@ -276,6 +319,7 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 clock: w.clock(),
                 limiter: w.limiter(),
                 audit: w.audit(),
+                orgs: w.organizations(),
             },
             settings,
         ),
@@ -288,6 +332,7 @@ pub async fn register_user(h: &Harness, email: &str) -> (User, String) {
     let request = RegisterRequest {
         email: Email::parse(email).expect("valid"),
         password: Password::new(STRONG_PASSWORD.into()),
+        invitation_token: None,
     };
     let view = h
         .accounts
@@ -313,6 +358,7 @@ pub async fn register_user(h: &Harness, email: &str) -> (User, String) {
 /// Logs in with the strong password.
 pub async fn login(h: &Harness, email: &str) -> TokenPair {
     let request = LoginRequest {
+        organization_id: None,
         email: Email::parse(email).expect("valid"),
         password: Password::new(STRONG_PASSWORD.into()),
         remember_me: false,

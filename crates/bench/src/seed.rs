@@ -258,6 +258,7 @@ impl World {
                     issued_at: now,
                     expires_at: now + TimeDelta::hours(1),
                     assurance: auth_domain::Assurance::password(now),
+                    organization_id: None,
                 };
                 Ok(format!("Bearer {}", issuer.issue(&claims)?))
             })

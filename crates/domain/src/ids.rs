@@ -72,6 +72,10 @@ id_type!(
     /// Identifies an organization (tenant).
     OrganizationId
 );
+id_type!(
+    /// Identifies an invitation to an organization.
+    InvitationId
+);
 
 id_type!(
     /// Identifies a stored one-time or refresh token record.

@@ -16,6 +16,7 @@ pub mod error;
 pub mod ids;
 pub mod limits;
 pub mod mfa;
+pub mod organizations;
 pub mod password;
 pub mod sessions;
 pub mod system;
@@ -33,8 +34,8 @@ pub use activity::{
 pub use email::{Email, EmailError};
 pub use error::RepoError;
 pub use ids::{
-    ChallengeId, EventId, MessageId, MethodId, OrganizationId, RoleId, ServiceKeyId, SessionId,
-    TokenId, UserId,
+    ChallengeId, EventId, InvitationId, MessageId, MethodId, OrganizationId, RoleId, ServiceKeyId,
+    SessionId, TokenId, UserId,
 };
 pub use password::{Password, PasswordHash, PasswordPolicy, PolicyViolation};
 pub use sessions::{Aal, AccessClaims, Amr, Assurance, NewSession, Session};

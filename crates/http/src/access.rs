@@ -268,15 +268,20 @@ pub struct UserContextDto {
 }
 
 fn role_refs(access: &UserAccess) -> Vec<RoleRefDto> {
-    access
-        .roles
-        .iter()
-        .map(|r| RoleRefDto {
-            name: r.as_str().to_owned(),
-            scope: "global",
-            organization_id: None,
-        })
-        .collect()
+    let global = access.roles.iter().map(|r| RoleRefDto {
+        name: r.as_str().to_owned(),
+        scope: "global",
+        organization_id: None,
+    });
+    let organization = access
+        .organization_role
+        .zip(access.organization_id)
+        .map(|(role, org)| RoleRefDto {
+            name: role.as_str().to_owned(),
+            scope: "organization",
+            organization_id: Some(org.as_uuid()),
+        });
+    global.chain(organization).collect()
 }
 
 async fn user_access<A: App>(

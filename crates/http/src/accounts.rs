@@ -27,6 +27,9 @@ pub struct RegisterBody {
     /// a common password.
     #[schema(example = "Correct-Horse-42")]
     pub password: String,
+    /// The token of an invitation to this address (from its link): the
+    /// address counts as verified and the account joins the organization.
+    pub invitation_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/verify-email`
@@ -95,12 +98,15 @@ pub(crate) fn required_password(raw: String) -> Result<Password, ApiError> {
     Ok(Password::new(raw))
 }
 
-/// Register a new account and send its verification email.
+/// Register a new account and send its verification email. With the
+/// `invitation_token` of an invitation to this address, the address counts
+/// as verified (no mail) and the account joins the organization.
 #[utoipa::path(
     post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterBody,
     responses(
         (status = 201, description = "Account created; a verification email is on its way", body = UserEnvelope),
+        (status = 400, description = "`token_invalid` or `token_expired`: the invitation token", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed` or `weak_password`", body = ProblemDetails, content_type = "application/problem+json"),
@@ -116,6 +122,7 @@ pub async fn register<A: App>(
     let request = RegisterRequest {
         email: parse_email(&body.email)?,
         password: required_password(body.password)?,
+        invitation_token: body.invitation_token,
     };
     let view = app.accounts().register(request, &client.0).await?;
     Ok(HttpResponse::Created().json(UserEnvelope::from(&view)))
@@ -280,6 +287,8 @@ impl From<RegisterError> for ApiError {
         match err {
             RegisterError::WeakPassword(violations) => weak_password("password", &violations),
             RegisterError::EmailTaken => Self::new(ErrorCode::EmailTaken),
+            RegisterError::InvitationInvalid => Self::new(ErrorCode::TokenInvalid),
+            RegisterError::InvitationExpired => Self::new(ErrorCode::TokenExpired),
             RegisterError::Failed(failure) => failure.into(),
         }
     }

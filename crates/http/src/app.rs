@@ -9,6 +9,7 @@ use auth_application::accounts::Accounts;
 use auth_application::activity::Activity;
 use auth_application::health::HealthReport;
 use auth_application::mfa::Mfa;
+use auth_application::organizations::Organizations;
 use auth_application::sessions::Sessions;
 use auth_application::sign_in::SignIn;
 
@@ -26,6 +27,8 @@ pub trait App: Send + Sync + 'static {
     type Mfa: Mfa;
     /// The `access` context.
     type Access: Access;
+    /// The `organizations` context.
+    type Organizations: Organizations;
 
     /// Registration, verification, the current user, password change.
     fn accounts(&self) -> &Self::Accounts;
@@ -39,6 +42,8 @@ pub trait App: Send + Sync + 'static {
     fn mfa(&self) -> &Self::Mfa;
     /// Authorization, roles and service keys.
     fn access(&self) -> &Self::Access;
+    /// Tenants, members and invitations.
+    fn organizations(&self) -> &Self::Organizations;
     /// Pings the dependencies.
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
     /// The product's name on the hosted pages.

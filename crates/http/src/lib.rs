@@ -18,6 +18,7 @@ pub mod error;
 pub mod json;
 pub mod mfa;
 pub mod openapi;
+pub mod organizations;
 pub mod pages;
 pub mod refresh_cookie;
 pub mod request_id;

@@ -24,6 +24,13 @@ use crate::mfa::{
     SetupBody, SetupConfirmedDto, SetupResponse, TotpDto, VerifiedPairDto, VerifyBody,
     VerifyResponse,
 };
+use crate::organizations::{
+    AcceptedDto, AddMemberBody, ByRoleDto, CreateOrganizationBody, DashboardDto, InvitationDto,
+    InvitationEnvelope, InvitationLookupDto, InvitationTokenBody, InvitationsDto, InviteBody,
+    MemberCountsDto, MemberDto, MemberRoleBody, MemberUserDto, MembersDto, MembershipDto,
+    MembershipEnvelope, MyOrganizationDto, OrganizationDto, OrganizationEnvelope,
+    OrganizationRefDto, OrganizationsDto, SeatsDto, SwitchOrganizationBody, UpdateOrganizationBody,
+};
 use crate::sessions::{IntrospectionDto, RefreshBody, SessionDto, SessionsDto, ValidateBody};
 use crate::sign_in::{
     LoginBody, LoginResponse, LoginTokensDto, MfaMethodOffer, MfaRequiredDto, ReauthenticateBody,
@@ -32,7 +39,7 @@ use crate::system::{
     CheckStatus, HealthChecks, HealthDetails, HealthDto, LimiterDto, OutboxDto, OverallStatus,
     ProbeDto,
 };
-use crate::{access, accounts, activity, docs, mfa, sessions, sign_in, system};
+use crate::{access, accounts, activity, docs, mfa, organizations, sessions, sign_in, system};
 
 /// The document.
 #[derive(OpenApi)]
@@ -84,6 +91,24 @@ use crate::{access, accounts, activity, docs, mfa, sessions, sign_in, system};
         access::create_service_key,
         access::service_keys,
         access::revoke_service_key,
+        organizations::create,
+        organizations::list,
+        organizations::get,
+        organizations::update,
+        organizations::delete,
+        organizations::dashboard,
+        organizations::members,
+        organizations::add_member,
+        organizations::set_role,
+        organizations::remove_member,
+        organizations::invite,
+        organizations::invitations,
+        organizations::revoke_invitation,
+        organizations::resend_invitation,
+        organizations::lookup_invitation,
+        organizations::accept_invitation,
+        organizations::decline_invitation,
+        organizations::switch_organization,
         system::health,
         system::metrics,
         system::jwks,
@@ -105,6 +130,12 @@ use crate::{access, accounts, activity, docs, mfa, sessions, sign_in, system};
         ActivityBody, PermissionDto, PermissionsDto, RoleDto, RoleEnvelope, RolesDto,
         CreateRoleBody, UpdateRoleBody, AssignRoleBody, ServiceKeyDto, ServiceKeysDto,
         CreatedKeyDto, CreateKeyBody,
+        OrganizationDto, OrganizationEnvelope, MyOrganizationDto, OrganizationsDto,
+        CreateOrganizationBody, UpdateOrganizationBody, ByRoleDto, MemberCountsDto, SeatsDto,
+        DashboardDto, MemberUserDto, MemberDto, MembersDto, MembershipDto, MembershipEnvelope,
+        AddMemberBody, MemberRoleBody, InvitationDto, InvitationEnvelope, InvitationsDto,
+        InviteBody, InvitationTokenBody, OrganizationRefDto, InvitationLookupDto, AcceptedDto,
+        SwitchOrganizationBody,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -112,6 +143,7 @@ use crate::{access, accounts, activity, docs, mfa, sessions, sign_in, system};
         (name = "sessions", description = "Refresh, logout, devices, password change"),
         (name = "tokens", description = "Access-token validation for other services"),
         (name = "mfa", description = "Second factors, step-up and backup codes"),
+        (name = "organizations", description = "Tenants, members, invitations and the organization context of tokens"),
         (name = "access", description = "Authorization for other services, roles, permissions and service keys"),
         (name = "system", description = "Health, keys and documentation"),
     )

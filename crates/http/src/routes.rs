@@ -11,7 +11,9 @@ use actix_web::{FromRequest, Handler, Responder, Route, web};
 use crate::app::App;
 use crate::auth::{AppAuthenticator, BearerAuthenticator};
 use crate::client::TrustedProxies;
-use crate::{access, accounts, activity, docs, mfa, openapi, sessions, sign_in, system};
+use crate::{
+    access, accounts, activity, docs, mfa, openapi, organizations, sessions, sign_in, system,
+};
 
 /// One route: method, path (OpenAPI syntax) and its handler.
 pub struct RouteEntry {
@@ -198,6 +200,96 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             Method::DELETE,
             "/api/v1/admin/service-keys/{id}",
             access::revoke_service_key::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/organizations",
+            organizations::create::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/organizations",
+            organizations::list::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/organizations/{org_id}",
+            organizations::get::<A>,
+        ),
+        entry(
+            Method::PATCH,
+            "/api/v1/organizations/{org_id}",
+            organizations::update::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/organizations/{org_id}",
+            organizations::delete::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/organizations/{org_id}/dashboard",
+            organizations::dashboard::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/organizations/{org_id}/users",
+            organizations::members::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/organizations/{org_id}/users",
+            organizations::add_member::<A>,
+        ),
+        entry(
+            Method::PATCH,
+            "/api/v1/organizations/{org_id}/users/{user_id}",
+            organizations::set_role::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/organizations/{org_id}/users/{user_id}",
+            organizations::remove_member::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/organizations/{org_id}/invitations",
+            organizations::invite::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/organizations/{org_id}/invitations",
+            organizations::invitations::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/organizations/{org_id}/invitations/{invitation_id}",
+            organizations::revoke_invitation::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/organizations/{org_id}/invitations/{invitation_id}/resend",
+            organizations::resend_invitation::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/invitations/lookup",
+            organizations::lookup_invitation::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/invitations/accept",
+            organizations::accept_invitation::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/invitations/decline",
+            organizations::decline_invitation::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/auth/switch-organization",
+            organizations::switch_organization::<A>,
         ),
         entry(Method::GET, "/health", system::health::<A>),
         entry(Method::GET, "/metrics", system::metrics::<A>),

@@ -133,6 +133,9 @@ pub struct LoginBody {
     /// `sessions.ttl` (24 hours).
     #[serde(default)]
     pub remember_me: bool,
+    /// The organization the session's tokens name (`org_id`) when the user
+    /// is a member of it; ignored otherwise.
+    pub organization_id: Option<uuid::Uuid>,
 }
 
 /// Log in: opens a session and returns its token pair (also set as the
@@ -161,6 +164,9 @@ pub async fn login<A: App>(
         email: parse_email(&body.email)?,
         password: required_password(body.password)?,
         remember_me: body.remember_me,
+        organization_id: body
+            .organization_id
+            .map(auth_domain::OrganizationId::from_uuid),
     };
     Ok(match app.sign_in().login(request, &client.0).await? {
         LoginOutcome::Tokens(pair) => refresh_cookie::pair_response(

@@ -20,18 +20,24 @@ use auth_application::mfa::{
     ChallengeError, ChallengeSent, MethodsView, Mfa, NewBackupCodes, RegenerateError, RemoveError,
     SessionVerified, SetupDone, SetupError, SetupRequest, Subject, VerifyError,
 };
+use auth_application::organizations::{
+    Dashboard, InvitationView, OrgChange, OrgError, Organizations,
+};
 use auth_application::sessions::{LogoutError, RefreshError, SessionError, Sessions};
 use auth_application::shared::{Proof, StepUpError, StepUpRequired};
 use auth_application::sign_in::{
     LoginError, LoginOutcome, LoginRequest, MfaLoginDone, MfaLoginError, ReauthError, SignIn,
 };
 use auth_application::{Failure, TokenPair};
+use auth_domain::access::OrgRole;
 use auth_domain::access::{Decision, PermissionInfo, RoleRecord, ServiceKey};
+use auth_domain::organizations::{MemberPage, Membership, Organization};
 use auth_domain::sessions::TokenRejection;
 use auth_domain::{
     AccessClaims, Email, OpaqueToken, PasswordHash, RequestContext, Role, Session, SessionId, User,
     UserId,
 };
+use auth_domain::{InvitationId, OrganizationId};
 
 use crate::{App, TrustedProxies};
 
@@ -58,6 +64,7 @@ fn pair(remember_me: bool) -> TokenPair {
             user_agent: None,
             revoked_at: None,
             assurance: auth_domain::Assurance::password(now),
+            organization_id: None,
         },
         user,
         roles: vec![Role::user()],
@@ -351,7 +358,150 @@ impl Access for Fake {
     }
 }
 
+/// No organization exists.
+impl Organizations for Fake {
+    async fn create(
+        &self,
+        _: &AccessClaims,
+        _: &str,
+        _: Option<&str>,
+        _: &RequestContext,
+    ) -> Result<Organization, OrgError> {
+        Err(OrgError::SlugTaken)
+    }
+    async fn list(&self, _: &AccessClaims) -> Result<Vec<(Organization, OrgRole)>, OrgError> {
+        Ok(Vec::new())
+    }
+    async fn get(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+    ) -> Result<(Organization, OrgRole), OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn update(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: OrgChange,
+        _: &RequestContext,
+    ) -> Result<Organization, OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn delete(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: &RequestContext,
+    ) -> Result<(), OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn dashboard(&self, _: &AccessClaims, _: OrganizationId) -> Result<Dashboard, OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn members(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: Option<OrgRole>,
+        _: Option<UserId>,
+        _: u32,
+    ) -> Result<MemberPage, OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn add_member(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: UserId,
+        _: OrgRole,
+        _: &RequestContext,
+    ) -> Result<Membership, OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn set_role(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: UserId,
+        _: OrgRole,
+        _: &RequestContext,
+    ) -> Result<Membership, OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn remove_member(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: UserId,
+        _: &RequestContext,
+    ) -> Result<(), OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn invite(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: Email,
+        _: OrgRole,
+        _: &RequestContext,
+    ) -> Result<InvitationView, OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn invitations(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+    ) -> Result<Vec<InvitationView>, OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn revoke_invitation(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: InvitationId,
+        _: &RequestContext,
+    ) -> Result<(), OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn resend_invitation(
+        &self,
+        _: &AccessClaims,
+        _: OrganizationId,
+        _: InvitationId,
+        _: &RequestContext,
+    ) -> Result<(), OrgError> {
+        Err(OrgError::NotFound)
+    }
+    async fn lookup_invitation(&self, _: &str) -> Result<(InvitationView, Organization), OrgError> {
+        Err(OrgError::TokenExpired)
+    }
+    async fn accept_invitation(
+        &self,
+        _: &AccessClaims,
+        _: &str,
+        _: &RequestContext,
+    ) -> Result<(Organization, OrgRole), OrgError> {
+        Err(OrgError::EmailMismatch)
+    }
+    async fn decline_invitation(&self, _: &str, _: &RequestContext) -> Result<(), OrgError> {
+        Err(OrgError::TokenInvalid)
+    }
+    async fn switch_organization(
+        &self,
+        _: &AccessClaims,
+        _: Option<OrganizationId>,
+        _: &RequestContext,
+    ) -> Result<TokenPair, OrgError> {
+        Err(OrgError::NotFound)
+    }
+}
+
 impl App for Fake {
+    type Organizations = Self;
+    fn organizations(&self) -> &Self {
+        self
+    }
     type Access = Self;
     fn access(&self) -> &Self {
         self
@@ -654,4 +804,17 @@ async fn a_service_key_is_looked_up_and_a_failing_store_answers_503() {
         .set_json(serde_json::json!({ "permission": "users:read" }))
         .to_request();
     assert_eq!(test::call_service(&service, request).await.status(), 401);
+}
+
+#[actix_web::test]
+async fn an_expired_invitation_lookup_is_400_token_expired() {
+    let (_, service) = serve!(Fake::default());
+    let request = TestRequest::post()
+        .uri("/api/v1/invitations/lookup")
+        .set_json(serde_json::json!({ "token": "t" }))
+        .to_request();
+    let response = test::call_service(&service, request).await;
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = test::read_body_json(response).await;
+    assert_eq!(body["code"], "token_expired");
 }

@@ -53,6 +53,7 @@ async fn main() {
         issued_at: now,
         expires_at: now + chrono::TimeDelta::minutes(15),
         assurance: auth_domain::Assurance::password(now),
+        organization_id: None,
     };
     let dir = tempfile_dir();
     for algorithm in [Algorithm::EdDSA, Algorithm::HS256] {

@@ -272,6 +272,7 @@ pub async fn grant_role(settings: &Settings, email: &str, role: &str) -> anyhow:
             random: auth_infrastructure::OsRandom,
             clock,
             audit: db.audit(),
+            orgs: db.organizations(),
         },
         &auth_settings(settings),
     );
@@ -322,6 +323,12 @@ fn auth_settings(settings: &Settings) -> AuthSettings {
             max_methods: settings.mfa.max_methods,
             sms_enabled: settings.sms.transport.is_some(),
             step_up_max_age: settings.security.step_up_max_age,
+        },
+        orgs: auth_application::OrgSettings {
+            max_per_user: settings.orgs.max_per_user,
+            invitation_ttl: settings.orgs.invitation_ttl,
+            max_members: settings.orgs.tiers.basic.max_members,
+            invitation_link: settings.links.invitation.clone(),
         },
         access: auth_application::AccessSettings {
             cache_ttl: settings.authz.cache_ttl,

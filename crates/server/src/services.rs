@@ -9,13 +9,14 @@ use auth_application::accounts::{AccountAdapters, AccountPorts, AccountService};
 use auth_application::activity::{ActivityPorts, ActivityService};
 use auth_application::health::{HealthCheck, HealthReport};
 use auth_application::mfa::{MfaAdapters, MfaPorts, MfaService};
+use auth_application::organizations::{OrgAdapters, OrgPorts, OrganizationService};
 use auth_application::sessions::{SessionAdapters, SessionPorts, SessionService};
 use auth_application::shared::{FactorAdapters, FactorPorts};
 use auth_application::sign_in::{SignInAdapters, SignInPorts, SignInService};
 use auth_http::App;
 use auth_infrastructure::db::{
-    Database, SeaAudit, SeaBackupCodes, SeaMethods, SeaOneTimeTokens, SeaOutbox, SeaPendingLogins,
-    SeaRoles, SeaServiceKeys, SeaSessions, SeaUsers,
+    Database, SeaAudit, SeaBackupCodes, SeaInvitations, SeaMethods, SeaOneTimeTokens,
+    SeaOrganizations, SeaOutbox, SeaPendingLogins, SeaRoles, SeaServiceKeys, SeaSessions, SeaUsers,
 };
 use auth_infrastructure::mfa::{AesSecretBox, RfcTotp};
 use auth_infrastructure::{HotState, JwtTokens, OsRandom, Pbkdf2Hasher, SharedClock};
@@ -40,6 +41,7 @@ impl AccountPorts for ServerPorts {
     type Limiter = HotState;
     type Outbox = SeaOutbox;
     type Audit = SeaAudit;
+    type Invitations = SeaInvitations;
 }
 
 impl FactorPorts for ServerPorts {
@@ -62,6 +64,7 @@ impl SignInPorts for ServerPorts {
     type Tokens = Arc<JwtTokens>;
     type Random = OsRandom;
     type PendingLogins = SeaPendingLogins;
+    type Orgs = SeaOrganizations;
 }
 
 impl MfaPorts for ServerPorts {
@@ -84,6 +87,7 @@ impl SessionPorts for ServerPorts {
     type Clock = SharedClock;
     type Limiter = HotState;
     type Audit = SeaAudit;
+    type Orgs = SeaOrganizations;
 }
 
 impl AccessPorts for ServerPorts {
@@ -94,6 +98,20 @@ impl AccessPorts for ServerPorts {
     type Methods = SeaMethods;
     type Tokens = Arc<JwtTokens>;
     type Hot = HotState;
+    type Random = OsRandom;
+    type Clock = SharedClock;
+    type Audit = SeaAudit;
+    type Orgs = SeaOrganizations;
+}
+
+impl OrgPorts for ServerPorts {
+    type Users = SeaUsers;
+    type Orgs = SeaOrganizations;
+    type Invitations = SeaInvitations;
+    type Roles = SeaRoles;
+    type Methods = SeaMethods;
+    type Sessions = SeaSessions;
+    type Tokens = Arc<JwtTokens>;
     type Random = OsRandom;
     type Clock = SharedClock;
     type Audit = SeaAudit;
@@ -111,6 +129,7 @@ pub struct Services {
     activity: ActivityService<ServerPorts>,
     mfa: MfaService<ServerPorts>,
     access: Arc<AccessService<ServerPorts>>,
+    organizations: OrganizationService<ServerPorts>,
     health: HealthCheck<Database, HotState, SeaOutbox, HotState>,
     product_name: String,
     jwks: String,
@@ -172,6 +191,7 @@ impl Services {
                     limiter: hot.clone(),
                     outbox: db.outbox(),
                     audit: db.audit(),
+                    invitations: db.invitations(),
                 },
                 settings.clone(),
             )),
@@ -184,6 +204,7 @@ impl Services {
                     tokens: Arc::clone(&tokens),
                     random: OsRandom,
                     pending_logins: db.pending_logins(),
+                    orgs: db.organizations(),
                     factors: factors(),
                 },
                 settings,
@@ -213,9 +234,25 @@ impl Services {
                     random: OsRandom,
                     clock: clock.clone(),
                     audit: db.audit(),
+                    orgs: db.organizations(),
                 },
                 settings,
             )),
+            organizations: OrganizationService::new(
+                OrgAdapters {
+                    users: db.users(),
+                    orgs: db.organizations(),
+                    invitations: db.invitations(),
+                    roles: db.roles(),
+                    methods: db.mfa_methods(),
+                    sessions: db.sessions(),
+                    tokens: Arc::clone(&tokens),
+                    random: OsRandom,
+                    clock: clock.clone(),
+                    audit: db.audit(),
+                },
+                settings,
+            ),
             sessions: SessionService::new(
                 SessionAdapters {
                     users: db.users(),
@@ -227,6 +264,7 @@ impl Services {
                     clock,
                     limiter: hot.clone(),
                     audit: db.audit(),
+                    orgs: db.organizations(),
                 },
                 settings.clone(),
             ),
@@ -260,6 +298,7 @@ impl App for Services {
     type Activity = ActivityService<ServerPorts>;
     type Mfa = MfaService<ServerPorts>;
     type Access = AccessService<ServerPorts>;
+    type Organizations = OrganizationService<ServerPorts>;
 
     fn accounts(&self) -> &Self::Accounts {
         &self.accounts
@@ -283,6 +322,10 @@ impl App for Services {
 
     fn access(&self) -> &Self::Access {
         &self.access
+    }
+
+    fn organizations(&self) -> &Self::Organizations {
+        &self.organizations
     }
 
     async fn health(&self) -> HealthReport {

@@ -14,6 +14,7 @@ mod mfa;
 mod migrations;
 mod multi_instance;
 mod observability;
+mod organizations;
 mod outage;
 mod pages;
 mod recovery;

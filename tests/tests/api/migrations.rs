@@ -198,3 +198,88 @@ async fn the_service_keys_migration_goes_up_and_down() {
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(env.query_i64("SELECT COUNT(*) FROM service_keys").await, 0);
 }
+
+/// Organizations: the tables and the session and audit columns come and go
+/// with the migration; a slug is unique; the sessions and the trail keep
+/// their rows.
+#[tokio::test]
+async fn the_organizations_migration_goes_up_and_down() {
+    let env = TestEnv::new().await;
+    let db = Database::connect(env.database_url.as_str()).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    for table in [
+        "organizations",
+        "organization_members",
+        "organization_invitations",
+    ] {
+        assert_eq!(
+            env.query_i64(&format!("SELECT COUNT(*) FROM {table}"))
+                .await,
+            0
+        );
+    }
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM sessions WHERE organization_id IS NOT NULL")
+            .await,
+        0
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM audit_events WHERE organization_id IS NOT NULL")
+            .await,
+        0
+    );
+    let organization = |slug: &str| {
+        let now = chrono::Utc::now();
+        Query::insert()
+            .into_table(Alias::new("organizations"))
+            .columns(["id", "name", "slug", "settings", "created_at", "updated_at"].map(Alias::new))
+            .values_panic([
+                uuid::Uuid::now_v7().into(),
+                "Acme".into(),
+                slug.into(),
+                "{}".into(),
+                now.into(),
+                now.into(),
+            ])
+            .to_owned()
+    };
+    db.execute(&organization("acme")).await.unwrap();
+    assert!(
+        db.execute(&organization("acme")).await.is_err(),
+        "a slug is unique"
+    );
+    assert_eq!(
+        env.query_string("SELECT tier FROM organizations WHERE slug = 'acme'")
+            .await,
+        "basic",
+        "the default tier"
+    );
+    Migrator::down(&db, Some(steps_after(6))).await.unwrap();
+    for table in [
+        "organizations",
+        "organization_members",
+        "organization_invitations",
+    ] {
+        assert!(
+            db.execute_unprepared(&format!("SELECT 1 FROM {table}"))
+                .await
+                .is_err(),
+            "{table} is gone"
+        );
+    }
+    for column in ["sessions", "audit_events"] {
+        assert!(
+            db.execute_unprepared(&format!("SELECT organization_id FROM {column}"))
+                .await
+                .is_err(),
+            "{column}.organization_id is gone"
+        );
+    }
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM service_keys").await,
+        0,
+        "the migrations before it stay"
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(env.query_i64("SELECT COUNT(*) FROM organizations").await, 0);
+}

@@ -259,3 +259,92 @@ async fn service_keys_are_found_until_revoked() {
         "the losing revocation recorded nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizations_are_created_listed_and_soft_deleted() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::organizations_are_created_listed_and_soft_deleted(
+        &db.users(),
+        &db.organizations(),
+        &db.audit(),
+        Utc::now(),
+    )
+    .await;
+    // Deleted, not gone: the row keeps its slug and its members.
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM organizations WHERE deleted_at IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM organization_members m JOIN organizations o \
+             ON o.id = m.organization_id WHERE o.slug = 'acme'"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_take_seats_and_the_last_owner_stays() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::members_take_seats_and_the_last_owner_stays(
+        &db.users(),
+        &db.organizations(),
+        Utc::now(),
+    )
+    .await;
+    // Only the additions that changed something were recorded.
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM audit_events WHERE event_type = 'org.member_added' \
+             AND organization_id IS NOT NULL"
+        )
+        .await,
+        4
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_are_answered_once() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::invitations_are_answered_once(
+        &db.users(),
+        &db.organizations(),
+        &db.invitations(),
+        &db.audit(),
+        Utc::now(),
+    )
+    .await;
+    // Only hashes are stored; statuses by their names.
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM organization_invitations WHERE length(token_hash) <> 64"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM organization_invitations WHERE status = 'accepted'")
+            .await,
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_switch_organization() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::sessions_switch_organization(&db.users(), &db.sessions(), Utc::now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_lists_an_organizations_events() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::audit_lists_an_organizations_events(&db.users(), &db.audit(), Utc::now()).await;
+}

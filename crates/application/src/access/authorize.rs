@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use auth_domain::access::{
-    Decision, OrgScope, Permission, RoleCatalog, RoleRepository as _, ServiceKey,
-    ServiceKeyRepository as _, Subject, decide, presented_key_hash,
+    Decision, ORG_PERMISSIONS, OrgRole, OrgScope, Permission, RoleCatalog, RoleRepository as _,
+    ServiceKey, ServiceKeyRepository as _, Subject, decide, presented_key_hash,
 };
 use auth_domain::accounts::UserRepository as _;
 use auth_domain::activity::AuditLog as _;
+use auth_domain::organizations::OrganizationRepository as _;
 use auth_domain::sessions::{AccessTokenVerifier as _, RevocationList as _};
 use auth_domain::system::Clock as _;
 use auth_domain::{AccountStatus, AuditEvent, AuditEventType, OrganizationId, UserId};
@@ -124,7 +125,7 @@ impl<P: AccessPorts> AccessService<P> {
         caller: &Principal,
         subject: Option<&SubjectRef>,
         may_ask_others: bool,
-    ) -> Result<Subject, AccessError> {
+    ) -> Result<(Subject, Option<UserId>), AccessError> {
         let user = match (subject, caller) {
             (None, Principal::User(claims)) => claims.user_id,
             (None, Principal::Service(_)) => {
@@ -142,12 +143,12 @@ impl<P: AccessPorts> AccessService<P> {
             (Some(SubjectRef::Token(token)), _) if may_ask_others => {
                 match self.tokens.verify(token, self.clock.now()) {
                     Ok(claims) if !self.hot.is_revoked(claims.session_id) => claims.user_id,
-                    _ => return Ok(Subject::TokenInactive),
+                    _ => return Ok((Subject::TokenInactive, None)),
                 }
             }
             _ => return Err(AccessError::Forbidden),
         };
-        Ok(self.subject(user).await?)
+        Ok((self.subject(user).await?, Some(user)))
     }
 
     async fn decide_one(
@@ -158,17 +159,27 @@ impl<P: AccessPorts> AccessService<P> {
     ) -> Result<Decision, AccessError> {
         let permission = Permission::parse(&check.permission)
             .ok_or_else(|| AccessError::Invalid("permission", "must be resource:action".into()))?;
-        let subject = self
+        let (subject, user) = self
             .subject_of(caller, check.subject.as_ref(), may_ask_others)
             .await?;
         let catalog = self.catalog().await?;
-        let organization = check.organization_id.or(check.resource_organization_id);
-        let scope = organization.map(|organization_id| OrgScope {
-            organization_id,
-            resource_organization_id: check.resource_organization_id,
-            // Organizations join here (their own issue): no memberships yet.
-            membership: None,
-        });
+        let scope = match (
+            check.organization_id.or(check.resource_organization_id),
+            user,
+        ) {
+            (Some(organization_id), Some(user)) => Some(OrgScope {
+                organization_id,
+                resource_organization_id: check.resource_organization_id,
+                // Read every time, never cached: a removed member is
+                // refused at once on every instance.
+                membership: self
+                    .orgs
+                    .membership(organization_id, user)
+                    .await?
+                    .map(|m| m.role),
+            }),
+            _ => None,
+        };
         Ok(decide(&catalog, &subject, &permission, scope.as_ref()))
     }
 
@@ -226,7 +237,25 @@ impl<P: AccessPorts> AccessService<P> {
         user: UserId,
         organization: Option<OrganizationId>,
     ) -> Result<UserAccess, AccessError> {
-        if !self.may_view(caller, user).await? {
+        let organization_role = match organization {
+            Some(org) => Some(
+                self.orgs
+                    .membership(org, user)
+                    .await?
+                    .ok_or(AccessError::NotFound)?
+                    .role,
+            ),
+            None => None,
+        };
+        let org_manager = match (organization, caller) {
+            (Some(org), Principal::User(claims)) => self
+                .orgs
+                .membership(org, claims.user_id)
+                .await?
+                .is_some_and(|m| matches!(m.role, OrgRole::Owner | OrgRole::Admin)),
+            _ => false,
+        };
+        if !org_manager && !self.may_view(caller, user).await? {
             return Err(AccessError::NotFound);
         }
         let account = self
@@ -235,11 +264,22 @@ impl<P: AccessPorts> AccessService<P> {
             .await?
             .ok_or(AccessError::NotFound)?;
         let roles = self.roles.roles_of(user).await?;
-        let permissions = self.catalog().await?.effective(&roles);
+        let mut permissions = self.catalog().await?.effective(&roles);
+        if let Some(role) = organization_role {
+            permissions.extend(
+                ORG_PERMISSIONS
+                    .iter()
+                    .filter(|p| Permission::parse(p).is_some_and(|p| role.allows(&p)))
+                    .map(|p| (*p).to_owned()),
+            );
+            permissions.sort();
+            permissions.dedup();
+        }
         Ok(UserAccess {
             user: account,
             organization_id: organization,
             roles,
+            organization_role,
             permissions,
         })
     }

@@ -22,6 +22,7 @@ use auth_domain::access::{
 use auth_domain::accounts::UserRepository;
 use auth_domain::activity::AuditLog;
 use auth_domain::mfa::MethodRepository;
+use auth_domain::organizations::OrganizationRepository;
 use auth_domain::sessions::{AccessTokenVerifier, RevocationList};
 use auth_domain::system::{Clock, SecureRandom};
 use auth_domain::{
@@ -76,6 +77,8 @@ pub struct UserAccess {
     pub organization_id: Option<OrganizationId>,
     /// Global role names, sorted.
     pub roles: Vec<Role>,
+    /// The user's role in the organization asked about.
+    pub organization_role: Option<auth_domain::access::OrgRole>,
     /// Effective permissions, sorted.
     pub permissions: Vec<String>,
 }
@@ -316,6 +319,8 @@ pub trait AccessPorts: Send + Sync + 'static {
     type Clock: Clock + Clone;
     /// The audit trail (activity reports).
     type Audit: AuditLog + Clone;
+    /// Memberships, for questions asked inside an organization.
+    type Orgs: OrganizationRepository + Clone;
 }
 
 /// The adapters an [`AccessService`] is built from.
@@ -341,6 +346,8 @@ pub struct AccessAdapters<P: AccessPorts> {
     pub clock: P::Clock,
     /// The audit trail.
     pub audit: P::Audit,
+    /// Memberships.
+    pub orgs: P::Orgs,
 }
 
 /// The `access` use cases.
@@ -354,6 +361,7 @@ pub struct AccessService<P: AccessPorts> {
     random: P::Random,
     clock: P::Clock,
     audit: P::Audit,
+    orgs: P::Orgs,
     step_up: StepUp<P::Methods, P::Clock>,
     cache: AccessCache,
     settings: AuthSettings,
@@ -380,10 +388,12 @@ impl<P: AccessPorts> AccessService<P> {
             random,
             clock,
             audit,
+            orgs,
         } = adapters;
         Self {
             step_up: StepUp::new(methods, clock.clone(), settings.mfa.step_up_max_age),
             cache: AccessCache::new(settings.access.cache_ttl),
+            orgs,
             users,
             roles,
             keys,

@@ -15,6 +15,7 @@ use auth_domain::access::RoleRepository;
 use auth_domain::accounts::{OneTimeTokenRepository, UserRepository};
 use auth_domain::activity::{AuditLog, OutboxRepository};
 use auth_domain::limits::RateLimiter;
+use auth_domain::organizations::InvitationRepository;
 use auth_domain::password::PasswordHasher;
 use auth_domain::sessions::{RevocationList, SessionRepository};
 use auth_domain::system::{Clock, SecureRandom};
@@ -127,6 +128,8 @@ pub trait AccountPorts: Send + Sync + 'static {
     type Outbox: OutboxRepository + Clone;
     /// The audit trail, for requests about unknown addresses.
     type Audit: AuditLog + Clone;
+    /// Invitations, for registrations that follow one.
+    type Invitations: InvitationRepository + Clone;
 }
 
 /// The adapters an [`AccountService`] is built from.
@@ -154,6 +157,8 @@ pub struct AccountAdapters<P: AccountPorts> {
     pub outbox: P::Outbox,
     /// The audit trail.
     pub audit: P::Audit,
+    /// Invitations.
+    pub invitations: P::Invitations,
 }
 
 /// The `accounts` use cases.
@@ -166,6 +171,7 @@ pub struct AccountService<P: AccountPorts> {
     limits: Limits<P::Limiter>,
     outbox: P::Outbox,
     audit: P::Audit,
+    invitations: P::Invitations,
     random: P::Random,
     clock: P::Clock,
     settings: AuthSettings,
@@ -194,8 +200,10 @@ impl<P: AccountPorts> AccountService<P> {
             limiter,
             outbox,
             audit,
+            invitations,
         } = adapters;
         Self {
+            invitations,
             users,
             one_time_tokens,
             roles,

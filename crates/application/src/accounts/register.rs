@@ -2,9 +2,12 @@
 //! queue its verification email, atomically.
 
 use auth_domain::accounts::{CreateUserError, NewAccount, UserRepository};
+use auth_domain::organizations::{
+    AddMember, Invitation, InvitationRepository, InvitationStatus, Membership,
+};
 use auth_domain::system::{Clock, SecureRandom};
 use auth_domain::{
-    AuditEvent, AuditEventType, Effects, Email, OneTimeToken, OutboxMessage, Password,
+    AuditEvent, AuditEventType, Effects, Email, OneTimeToken, OpaqueToken, OutboxMessage, Password,
     PolicyViolation, RequestContext, Role, TokenId, TokenPurpose, User, after,
 };
 
@@ -19,6 +22,9 @@ pub struct RegisterRequest {
     pub email: Email,
     /// The chosen password.
     pub password: Password,
+    /// The token of an invitation to this address: the address counts as
+    /// verified and the account joins the organization.
+    pub invitation_token: Option<String>,
 }
 
 /// Why a registration was refused.
@@ -30,6 +36,12 @@ pub enum RegisterError {
     /// An account with this email exists.
     #[error("email taken")]
     EmailTaken,
+    /// The invitation token is unknown, used or revoked.
+    #[error("invalid invitation")]
+    InvitationInvalid,
+    /// The invitation expired.
+    #[error("expired invitation")]
+    InvitationExpired,
     /// A dependency failed; nothing was stored.
     #[error(transparent)]
     Failed(#[from] Failure),
@@ -62,9 +74,15 @@ impl<P: AccountPorts> AccountService<P> {
         {
             return Err(RegisterError::EmailTaken);
         }
+        let invitation = match &request.invitation_token {
+            Some(token) => self.invitation_for(token, &request.email).await?,
+            None => None,
+        };
         let password_hash = self.credentials.hash(request.password, ctx).await?;
         let now = self.clock.now();
-        let user = User::register(request.email, password_hash, now);
+        let mut user = User::register(request.email, password_hash, now);
+        // Following the mailed invitation proves the address.
+        user.email_verified = invitation.is_some();
 
         let token = self.random.token().map_err(Failure::from)?;
         let verification = OneTimeToken {
@@ -90,19 +108,24 @@ impl<P: AccountPorts> AccountService<P> {
             ),
             now,
         );
-        let effects = Effects::event(AuditEvent::new(
+        let registered = Effects::event(AuditEvent::new(
             AuditEventType::UserRegistered,
             Some(user.id),
             ctx,
             now,
-        ))
-        .and_event(AuditEvent::new(
-            AuditEventType::EmailVerificationSent,
-            Some(user.id),
-            ctx,
-            now,
-        ))
-        .and_message(mail);
+        ));
+        let effects = if invitation.is_some() {
+            registered
+        } else {
+            registered
+                .and_event(AuditEvent::new(
+                    AuditEventType::EmailVerificationSent,
+                    Some(user.id),
+                    ctx,
+                    now,
+                ))
+                .and_message(mail)
+        };
         // Every account starts with the `user` role: a rule of this use case,
         // not of the storage mapping.
         let roles = vec![Role::user()];
@@ -113,10 +136,79 @@ impl<P: AccountPorts> AccountService<P> {
             effects,
         };
         match self.users.create(account).await {
-            Ok(()) => Ok(AccountView { user, roles }),
-            Err(CreateUserError::EmailTaken) => Err(RegisterError::EmailTaken),
-            Err(CreateUserError::Repo(err)) => Err(Failure::from(err).into()),
+            Ok(()) => {}
+            Err(CreateUserError::EmailTaken) => return Err(RegisterError::EmailTaken),
+            Err(CreateUserError::Repo(err)) => return Err(Failure::from(err).into()),
         }
+        if let Some(invitation) = invitation {
+            self.join(&invitation, &user, ctx).await?;
+        }
+        Ok(AccountView { user, roles })
+    }
+
+    /// The pending invitation `token` names, if it invites `email`
+    /// (another address registers as usual, unverified).
+    async fn invitation_for(
+        &self,
+        token: &str,
+        email: &Email,
+    ) -> Result<Option<Invitation>, RegisterError> {
+        let token = OpaqueToken::from_presented(token).ok_or(RegisterError::InvitationInvalid)?;
+        let invitation = self
+            .invitations
+            .find_by_token(&token.hash())
+            .await
+            .map_err(Failure::from)?
+            .ok_or(RegisterError::InvitationInvalid)?;
+        match invitation.status_at(self.clock.now()) {
+            InvitationStatus::Pending => Ok((invitation.email == *email).then_some(invitation)),
+            InvitationStatus::Expired => Err(RegisterError::InvitationExpired),
+            _ => Err(RegisterError::InvitationInvalid),
+        }
+    }
+
+    /// Accepts `invitation` for the account just created. The account
+    /// stands even if the seats ran out meanwhile; it is then not a member.
+    async fn join(
+        &self,
+        invitation: &Invitation,
+        user: &User,
+        ctx: &RequestContext,
+    ) -> Result<(), Failure> {
+        let now = self.clock.now();
+        let org = invitation.organization_id;
+        let event = |kind| {
+            AuditEvent::new(kind, Some(user.id), ctx, now)
+                .in_organization(org)
+                .with("organization_id", org.to_string())
+                .with("invitation_id", invitation.id.to_string())
+        };
+        let effects = Effects::event(event(AuditEventType::OrgInvitationAccepted)).and_event(
+            event(AuditEventType::OrgMemberAdded)
+                .with("role", invitation.role.as_str())
+                .with("via", "registration"),
+        );
+        let joined = self
+            .invitations
+            .accept(
+                invitation.id,
+                &Membership {
+                    organization_id: org,
+                    user_id: user.id,
+                    role: invitation.role,
+                    joined_at: now,
+                },
+                self.settings.orgs.max_members,
+                effects,
+            )
+            .await?;
+        if joined != Some(AddMember::Added) {
+            tracing::warn!(
+                ?joined,
+                "registered from an invitation that could not be accepted"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -132,6 +224,7 @@ mod tests {
         RegisterRequest {
             email: Email::parse(email).expect("valid"),
             password: Password::new(password.into()),
+            invitation_token: None,
         }
     }
 

@@ -93,6 +93,7 @@ async fn password_step(h: &Harness, email: &str) -> MfaRequired {
         .sign_in
         .login(
             LoginRequest {
+                organization_id: None,
                 email: Email::parse(email).expect("email"),
                 password: Password::new(STRONG_PASSWORD.into()),
                 remember_me: false,
@@ -311,6 +312,7 @@ async fn removing_needs_a_recent_factor_and_the_last_removal_turns_mfa_off() {
         .sign_in
         .login(
             LoginRequest {
+                organization_id: None,
                 email: Email::parse("ed@example.com").expect("email"),
                 password: Password::new(STRONG_PASSWORD.into()),
                 remember_me: false,

@@ -88,6 +88,8 @@ pub trait SessionPorts: Send + Sync + 'static {
     type Limiter: RateLimiter + Clone;
     /// The audit trail, for refusals that change nothing else.
     type Audit: AuditLog + Clone;
+    /// Memberships: a session's organization must still be the user's.
+    type Orgs: auth_domain::organizations::OrganizationRepository + Clone;
 }
 
 /// The session issuer over this context's ports.
@@ -120,6 +122,8 @@ pub struct SessionAdapters<P: SessionPorts> {
     pub limiter: P::Limiter,
     /// The audit trail.
     pub audit: P::Audit,
+    /// Memberships.
+    pub orgs: P::Orgs,
 }
 
 /// The `sessions` use cases.
@@ -132,6 +136,7 @@ pub struct SessionService<P: SessionPorts> {
     revoker: Revoker<P::Sessions, P::Hot, P::Clock>,
     limits: Limits<P::Limiter>,
     audit: P::Audit,
+    orgs: P::Orgs,
     clock: P::Clock,
     settings: AuthSettings,
 }
@@ -156,8 +161,10 @@ impl<P: SessionPorts> SessionService<P> {
             clock,
             limiter,
             audit,
+            orgs,
         } = adapters;
         Self {
+            orgs,
             limits: Limits::new(limiter, settings.limits.clone()),
             audit,
             issuer: SessionIssuer::new(

@@ -3,6 +3,7 @@
 
 use auth_domain::accounts::UserRepository;
 use auth_domain::activity::AuditLog;
+use auth_domain::organizations::OrganizationRepository as _;
 use auth_domain::sessions::{
     GraceEntry, RefreshGrace, RevokeReason, RevokeScope, Rotation, SessionRepository,
 };
@@ -105,6 +106,18 @@ impl<P: SessionPorts> SessionService<P> {
             .map_err(Failure::from)?;
         if rotation != Rotation::Rotated {
             return Err(RefreshError::Invalid);
+        }
+        let mut session = session;
+        if let Some(org) = session.organization_id
+            && self
+                .orgs
+                .membership(org, user.id)
+                .await
+                .map_err(Failure::from)?
+                .is_none()
+        {
+            // No longer a member: the hint goes from this token on.
+            session.organization_id = None;
         }
         let pair = self.issuer.reissue(user, session, next).await?;
         if !self.settings.refresh_reuse_grace.is_zero() {

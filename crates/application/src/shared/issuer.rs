@@ -86,6 +86,7 @@ where
         user: User,
         remember_me: bool,
         assurance: Assurance,
+        organization: Option<auth_domain::OrganizationId>,
         ctx: &RequestContext,
     ) -> Result<TokenPair, Failure> {
         let now = self.clock.now();
@@ -105,6 +106,7 @@ where
             user_agent: ctx.user_agent.clone(),
             revoked_at: None,
             assurance,
+            organization_id: organization,
         };
         let refresh_token = self.new_refresh_token()?;
         let roles = self.roles.roles_of(user.id).await?;
@@ -174,6 +176,39 @@ where
         Ok(Some(self.reissue(user, session, refresh_token).await?))
     }
 
+    /// Points a live session's tokens at `organization` (`None`: none) and
+    /// answers a new pair for it (refresh rotated). `None` when the session
+    /// has ended.
+    ///
+    /// # Errors
+    /// [`Failure`] when storage or signing fails.
+    pub async fn switch_organization(
+        &self,
+        user: User,
+        mut session: Session,
+        organization: Option<auth_domain::OrganizationId>,
+        effects: Effects,
+    ) -> Result<Option<TokenPair>, Failure> {
+        let now = self.clock.now();
+        let refresh_token = self.new_refresh_token()?;
+        if !self
+            .sessions
+            .switch_organization(
+                session.id,
+                organization,
+                &refresh_token.hash(),
+                now,
+                effects,
+            )
+            .await?
+        {
+            return Ok(None);
+        }
+        session.organization_id = organization;
+        session.last_used_at = now;
+        Ok(Some(self.reissue(user, session, refresh_token).await?))
+    }
+
     /// The pair a grace-window replay answers with: the successor already
     /// issued.
     ///
@@ -220,6 +255,7 @@ where
             issued_at: now,
             expires_at: after(now, self.access_ttl),
             assurance: session.assurance.clone(),
+            organization_id: session.organization_id,
         };
         Ok(self.tokens.issue(&claims)?)
     }

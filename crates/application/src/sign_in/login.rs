@@ -5,6 +5,7 @@ use auth_domain::activity::AuditLog;
 use auth_domain::mfa::{
     BackupCodeRepository, MethodKind, MethodRepository, PendingLogin, PendingLoginRepository,
 };
+use auth_domain::organizations::OrganizationRepository as _;
 use auth_domain::password::PasswordCheck;
 use auth_domain::system::{Clock, SecureRandom};
 use auth_domain::{
@@ -72,6 +73,9 @@ pub struct LoginRequest {
     pub password: Password,
     /// Keep the session for `sessions.remember_me_ttl` instead of `sessions.ttl`.
     pub remember_me: bool,
+    /// The organization the session's tokens name (`org_id`), if the user
+    /// is a member of it; otherwise none.
+    pub organization_id: Option<auth_domain::OrganizationId>,
 }
 
 /// Why a login was refused.
@@ -173,8 +177,17 @@ impl<P: SignInPorts> SignInService<P> {
         if needs_rehash {
             self.upgrade_hash(&user, request.password, ctx).await;
         }
+        let organization = match request.organization_id {
+            Some(org) => self
+                .orgs
+                .membership(org, user.id)
+                .await
+                .map_err(Failure::from)?
+                .map(|m| m.organization_id),
+            None => None,
+        };
         if let Some(required) = self
-            .second_factor_due(&user, request.remember_me, ctx)
+            .second_factor_due(&user, request.remember_me, organization, ctx)
             .await?
         {
             return Ok(LoginOutcome::MfaRequired(required));
@@ -182,7 +195,7 @@ impl<P: SignInPorts> SignInService<P> {
         let assurance = Assurance::password(self.clock.now());
         Ok(LoginOutcome::Tokens(Box::new(
             self.issuer
-                .open(user, request.remember_me, assurance, ctx)
+                .open(user, request.remember_me, assurance, organization, ctx)
                 .await?,
         )))
     }
@@ -193,6 +206,7 @@ impl<P: SignInPorts> SignInService<P> {
         &self,
         user: &User,
         remember_me: bool,
+        organization: Option<auth_domain::OrganizationId>,
         ctx: &RequestContext,
     ) -> Result<Option<MfaRequired>, Failure> {
         let mut active: Vec<_> = self
@@ -220,6 +234,7 @@ impl<P: SignInPorts> SignInService<P> {
                 expires_at: after(now, ttl),
                 attempts: 0,
                 consumed_at: None,
+                organization_id: organization,
             })
             .await?;
         let backup = self.backup_codes.summary(user.id).await?;
@@ -311,6 +326,7 @@ mod tests {
 
     fn login(email: &str, password: &str) -> LoginRequest {
         LoginRequest {
+            organization_id: None,
             email: Email::parse(email).expect("valid"),
             password: Password::new(password.into()),
             remember_me: false,

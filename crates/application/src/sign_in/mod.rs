@@ -68,6 +68,8 @@ pub trait SignInPorts: FactorPorts {
     type Random: SecureRandom + Clone;
     /// Logins waiting for their second factor.
     type PendingLogins: PendingLoginRepository + Clone;
+    /// Memberships, for a login into an organization.
+    type Orgs: auth_domain::organizations::OrganizationRepository + Clone;
 }
 
 /// The session issuer over this context's ports.
@@ -95,6 +97,8 @@ pub struct SignInAdapters<P: SignInPorts> {
     pub random: P::Random,
     /// Pending second steps.
     pub pending_logins: P::PendingLogins,
+    /// Memberships.
+    pub orgs: P::Orgs,
     /// Second factors, the audit trail, limits and time.
     pub factors: FactorAdapters<P>,
 }
@@ -114,6 +118,7 @@ pub struct SignInService<P: SignInPorts> {
     factors: Factors<P>,
     clock: P::Clock,
     settings: AuthSettings,
+    orgs: P::Orgs,
 }
 
 impl<P: SignInPorts> std::fmt::Debug for SignInAdapters<P> {
@@ -140,10 +145,12 @@ impl<P: SignInPorts> SignInService<P> {
             tokens,
             random,
             pending_logins,
+            orgs,
             factors,
         } = adapters;
         let clock = factors.clock.clone();
         Self {
+            orgs,
             users,
             sessions: sessions.clone(),
             audit: factors.audit.clone(),

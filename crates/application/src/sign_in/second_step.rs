@@ -96,7 +96,13 @@ impl<P: SignInPorts> SignInService<P> {
         let assurance = Assurance::two_factors(&[Amr::Pwd], verified.amr, self.clock.now());
         let pair = self
             .issuer
-            .open(user, pending.remember_me, assurance, ctx)
+            .open(
+                user,
+                pending.remember_me,
+                assurance,
+                pending.organization_id,
+                ctx,
+            )
             .await?;
         Ok(MfaLoginDone {
             pair,

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use crate::{EventId, Timestamp, UserId};
+use crate::{EventId, OrganizationId, Timestamp, UserId};
 
 /// Kinds of security events. The names are part of the API contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +77,26 @@ pub enum AuditEventType {
     ServiceKeyRevoked,
     /// Another service reported what a user did.
     ActivityReported,
+    /// An organization was created.
+    OrgCreated,
+    /// An organization's name or settings changed.
+    OrgUpdated,
+    /// An organization was deleted.
+    OrgDeleted,
+    /// A member joined an organization.
+    OrgMemberAdded,
+    /// A member left or was removed.
+    OrgMemberRemoved,
+    /// A member's organization role changed.
+    OrgMemberRoleChanged,
+    /// An invitation was mailed.
+    OrgInvitationSent,
+    /// An invitation was accepted.
+    OrgInvitationAccepted,
+    /// An invitation was revoked or declined.
+    OrgInvitationRevoked,
+    /// A session switched organization.
+    OrgSwitched,
 }
 
 impl AuditEventType {
@@ -119,6 +139,16 @@ impl AuditEventType {
             Self::ServiceKeyCreated => "service_key.created",
             Self::ServiceKeyRevoked => "service_key.revoked",
             Self::ActivityReported => "activity.reported",
+            Self::OrgCreated => "org.created",
+            Self::OrgUpdated => "org.updated",
+            Self::OrgDeleted => "org.deleted",
+            Self::OrgMemberAdded => "org.member_added",
+            Self::OrgMemberRemoved => "org.member_removed",
+            Self::OrgMemberRoleChanged => "org.member_role_changed",
+            Self::OrgInvitationSent => "org.invitation_sent",
+            Self::OrgInvitationAccepted => "org.invitation_accepted",
+            Self::OrgInvitationRevoked => "org.invitation_revoked",
+            Self::OrgSwitched => "org.switched",
         }
     }
     /// Parses a stored name; `None` for a type this build does not know.
@@ -160,6 +190,16 @@ impl AuditEventType {
             "service_key.created" => Some(Self::ServiceKeyCreated),
             "service_key.revoked" => Some(Self::ServiceKeyRevoked),
             "activity.reported" => Some(Self::ActivityReported),
+            "org.created" => Some(Self::OrgCreated),
+            "org.updated" => Some(Self::OrgUpdated),
+            "org.deleted" => Some(Self::OrgDeleted),
+            "org.member_added" => Some(Self::OrgMemberAdded),
+            "org.member_removed" => Some(Self::OrgMemberRemoved),
+            "org.member_role_changed" => Some(Self::OrgMemberRoleChanged),
+            "org.invitation_sent" => Some(Self::OrgInvitationSent),
+            "org.invitation_accepted" => Some(Self::OrgInvitationAccepted),
+            "org.invitation_revoked" => Some(Self::OrgInvitationRevoked),
+            "org.switched" => Some(Self::OrgSwitched),
             _ => None,
         }
     }
@@ -212,6 +252,8 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Non-secret key/value details (reason, session id, …).
     pub details: Vec<(String, String)>,
+    /// The organization concerned, if any.
+    pub organization_id: Option<OrganizationId>,
 }
 
 /// A page of a user's audit trail, newest first.
@@ -240,7 +282,16 @@ impl AuditEvent {
             ip: ctx.ip,
             user_agent: ctx.user_agent.clone(),
             details: Vec::new(),
+            organization_id: None,
         }
+    }
+
+    /// Files the event under an organization too (its dashboard's recent
+    /// activity).
+    #[must_use]
+    pub fn in_organization(mut self, organization: OrganizationId) -> Self {
+        self.organization_id = Some(organization);
+        self
     }
 
     /// Adds a detail.

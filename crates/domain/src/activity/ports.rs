@@ -5,8 +5,8 @@ use std::future::Future;
 
 use super::SmsMessage;
 use crate::{
-    AccountRequest, AuditEvent, EmailMessage, EventId, MessageId, OutboxMessage, RepoError,
-    Timestamp, UserId,
+    AccountRequest, AuditEvent, EmailMessage, EventId, MessageId, OrganizationId, OutboxMessage,
+    RepoError, Timestamp, UserId,
 };
 
 /// The audit trail. Most events are written with the change they record
@@ -22,6 +22,13 @@ pub trait AuditLog: Send + Sync + 'static {
         &self,
         user: UserId,
         before: Option<EventId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>, RepoError>> + Send;
+
+    /// The newest events filed under `org`, newest first, at most `limit`.
+    fn list_for_organization(
+        &self,
+        org: OrganizationId,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditEvent>, RepoError>> + Send;
 }

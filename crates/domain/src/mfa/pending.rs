@@ -28,6 +28,8 @@ pub struct PendingLogin {
     pub attempts: u32,
     /// When it finished a login.
     pub consumed_at: Option<Timestamp>,
+    /// The organization the login asked for (the user was a member then).
+    pub organization_id: Option<crate::OrganizationId>,
 }
 
 impl PendingLogin {

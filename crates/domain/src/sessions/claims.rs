@@ -1,7 +1,7 @@
 //! Claims of an access token (RFC 9068 profile).
 
 use super::Assurance;
-use crate::{Email, Role, SessionId, Timestamp, UserId};
+use crate::{Email, OrganizationId, Role, SessionId, Timestamp, UserId};
 
 /// What an access token asserts. `iss`, `aud` and `typ` are fixed by the
 /// signer's configuration, so they are not carried here.
@@ -25,4 +25,7 @@ pub struct AccessClaims {
     pub expires_at: Timestamp,
     /// `acr`, `amr`, `auth_time`: copied from the session.
     pub assurance: Assurance,
+    /// `org_id`: the session's current organization, a hint only (every
+    /// decision checks membership again).
+    pub organization_id: Option<OrganizationId>,
 }

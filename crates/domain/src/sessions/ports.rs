@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::Assurance;
 use crate::{
-    AccessClaims, Effects, NewSession, RepoError, Session, SessionId, Timestamp, TokenHash, UserId,
+    AccessClaims, Effects, NewSession, OrganizationId, RepoError, Session, SessionId, Timestamp,
+    TokenHash, UserId,
 };
 
 /// A stored refresh token and the session it belongs to.
@@ -137,6 +138,19 @@ pub trait SessionRepository: Send + Sync + 'static {
         &self,
         session: SessionId,
         assurance: &Assurance,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<bool, RepoError>> + Send;
+
+    /// Sets the organization a live session's tokens name (`None` clears
+    /// it), rotating every unused refresh token out in favour of `next` as
+    /// [`elevate`](Self::elevate) does, and writes `effects`, in one
+    /// transaction. `false` when the session has ended.
+    fn switch_organization(
+        &self,
+        session: SessionId,
+        organization: Option<OrganizationId>,
         next: &TokenHash,
         now: Timestamp,
         effects: Effects,

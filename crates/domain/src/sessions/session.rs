@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use super::Assurance;
-use crate::{SessionId, Timestamp, TokenHash, UserId};
+use crate::{OrganizationId, SessionId, Timestamp, TokenHash, UserId};
 
 /// A login session.
 #[derive(Clone, Debug)]
@@ -28,6 +28,8 @@ pub struct Session {
     pub revoked_at: Option<Timestamp>,
     /// What its user proved, and when: copied into every access token.
     pub assurance: Assurance,
+    /// The organization its tokens name (`org_id`), if any.
+    pub organization_id: Option<OrganizationId>,
 }
 
 impl Session {

@@ -72,6 +72,7 @@ fn session_of(user: UserId, now: Timestamp) -> Session {
         user_agent: Some("curl/8".into()),
         revoked_at: None,
         assurance: crate::Assurance::password(now),
+        organization_id: None,
     }
 }
 
@@ -1103,6 +1104,7 @@ pub async fn pending_logins_finish_once(
         expires_at: now + TimeDelta::minutes(5),
         attempts: 0,
         consumed_at: None,
+        organization_id: None,
     };
     pending.create(login.clone()).await.expect("stored");
     let found = pending
@@ -1625,6 +1627,1023 @@ pub async fn service_keys_are_found_until_revoked(
     );
 }
 
+fn organization(name: &str, slug: &str, at: Timestamp) -> crate::organizations::Organization {
+    crate::organizations::Organization {
+        id: crate::OrganizationId::generate(),
+        name: name.to_owned(),
+        slug: slug.to_owned(),
+        tier: crate::organizations::BASIC_TIER.to_owned(),
+        settings: "{}".to_owned(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn new_organization(
+    organization: &crate::organizations::Organization,
+    owner: UserId,
+    max_owned: u32,
+) -> crate::organizations::NewOrganization {
+    crate::organizations::NewOrganization {
+        organization: organization.clone(),
+        owner,
+        max_owned,
+    }
+}
+
+fn membership(
+    org: crate::OrganizationId,
+    user: UserId,
+    role: crate::access::OrgRole,
+    at: Timestamp,
+) -> crate::organizations::Membership {
+    crate::organizations::Membership {
+        organization_id: org,
+        user_id: user,
+        role,
+        joined_at: at,
+    }
+}
+
+fn org_event(
+    kind: AuditEventType,
+    user: UserId,
+    org: crate::OrganizationId,
+    now: Timestamp,
+) -> Effects {
+    Effects::event(event(kind, user, now).in_organization(org))
+}
+
+/// Registers `address` (its verification secret is the address itself).
+async fn registered(users: &impl UserRepository, address: &str, now: Timestamp) -> UserId {
+    let account = registration(address, address, now);
+    let id = account.user.id;
+    users.create(account).await.expect("created");
+    id
+}
+
+/// Organizations: a slug is unique among every organization, deleted ones
+/// too; a user owns at most `max_owned` live ones; a user's organizations
+/// are listed by name with their role; a deleted organization is invisible
+/// to every read and refuses every change.
+pub async fn organizations_are_created_listed_and_soft_deleted(
+    users: &impl UserRepository,
+    orgs: &impl crate::organizations::OrganizationRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    use crate::access::OrgRole;
+    use crate::organizations::{AddMember, MemberChange, OrgWriteError};
+    let now = now.trunc_subsecs(6);
+    let owner = registered(users, "oa@example.com", now).await;
+    let member = registered(users, "ob@example.com", now).await;
+    let created = |org| org_event(AuditEventType::OrgCreated, owner, org, now);
+    let acme = organization("Acme", "acme", now);
+    orgs.create(&new_organization(&acme, owner, 2), created(acme.id))
+        .await
+        .expect("created");
+    let copy = organization("Acme again", "acme", now);
+    assert!(
+        matches!(
+            orgs.create(&new_organization(&copy, member, 2), created(copy.id))
+                .await,
+            Err(OrgWriteError::SlugTaken)
+        ),
+        "the slug is taken"
+    );
+    let beta = organization("Beta", "beta", now);
+    orgs.create(&new_organization(&beta, owner, 2), created(beta.id))
+        .await
+        .expect("created");
+    let gamma = organization("Gamma", "gamma", now);
+    assert!(
+        matches!(
+            orgs.create(&new_organization(&gamma, owner, 2), created(gamma.id))
+                .await,
+            Err(OrgWriteError::TooMany)
+        ),
+        "owns two already"
+    );
+    assert!(
+        orgs.find(gamma.id).await.expect("read").is_none(),
+        "a refused creation writes nothing"
+    );
+    assert!(
+        audit
+            .list_for_organization(gamma.id, 10)
+            .await
+            .expect("read")
+            .is_empty(),
+        "nor records anything"
+    );
+    assert_eq!(
+        orgs.find(acme.id).await.expect("read"),
+        Some(acme.clone()),
+        "stored as created"
+    );
+    assert_eq!(
+        orgs.list_for_user(owner).await.expect("read"),
+        [
+            (acme.clone(), OrgRole::Owner),
+            (beta.clone(), OrgRole::Owner)
+        ],
+        "by name, with the role"
+    );
+    assert_eq!(
+        orgs.add_member(
+            &membership(acme.id, member, OrgRole::Member, now),
+            10,
+            Effects::default()
+        )
+        .await
+        .expect("ran"),
+        AddMember::Added
+    );
+    assert_eq!(
+        orgs.list_for_user(member).await.expect("read"),
+        [(acme.clone(), OrgRole::Member)]
+    );
+    assert_eq!(
+        orgs.membership(acme.id, member).await.expect("read"),
+        Some(membership(acme.id, member, OrgRole::Member, now))
+    );
+    assert_eq!(orgs.count_by_role(acme.id).await.expect("read"), [1, 0, 1]);
+
+    let later = now + TimeDelta::seconds(1);
+    let updated = || org_event(AuditEventType::OrgUpdated, owner, acme.id, later);
+    let changed = orgs
+        .update(
+            acme.id,
+            Some("Acme Corp".into()),
+            Some(r#"{"theme":"dark"}"#.into()),
+            later,
+            updated(),
+        )
+        .await
+        .expect("ran")
+        .expect("found");
+    assert_eq!(
+        (changed.name.as_str(), changed.settings.as_str()),
+        ("Acme Corp", r#"{"theme":"dark"}"#)
+    );
+    assert_eq!((changed.slug.as_str(), changed.updated_at), ("acme", later));
+    assert_eq!(changed.created_at, now);
+    let renamed = orgs
+        .update(acme.id, Some("Acme Inc".into()), None, later, updated())
+        .await
+        .expect("ran")
+        .expect("found");
+    assert_eq!(renamed.settings, r#"{"theme":"dark"}"#, "settings kept");
+    assert_eq!(orgs.find(acme.id).await.expect("read"), Some(renamed));
+    assert!(
+        orgs.update(
+            crate::OrganizationId::generate(),
+            Some("x".into()),
+            None,
+            later,
+            updated()
+        )
+        .await
+        .expect("ran")
+        .is_none()
+    );
+
+    let deleted = || org_event(AuditEventType::OrgDeleted, owner, acme.id, later);
+    assert!(orgs.delete(acme.id, later, deleted()).await.expect("ran"));
+    assert!(
+        !orgs.delete(acme.id, later, deleted()).await.expect("ran"),
+        "already deleted"
+    );
+    assert!(orgs.find(acme.id).await.expect("read").is_none());
+    assert_eq!(
+        orgs.list_for_user(owner).await.expect("read"),
+        [(beta.clone(), OrgRole::Owner)]
+    );
+    assert!(orgs.list_for_user(member).await.expect("read").is_empty());
+    assert!(
+        orgs.membership(acme.id, owner)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let page = orgs.members(acme.id, None, None, 10).await.expect("read");
+    assert!(page.members.is_empty() && page.next_after.is_none());
+    assert_eq!(orgs.count_by_role(acme.id).await.expect("read"), [0, 0, 0]);
+    assert!(
+        orgs.update(acme.id, Some("Back".into()), None, later, updated())
+            .await
+            .expect("ran")
+            .is_none()
+    );
+    let third = registered(users, "oc@example.com", now).await;
+    assert_eq!(
+        orgs.add_member(
+            &membership(acme.id, third, OrgRole::Member, now),
+            10,
+            Effects::default()
+        )
+        .await
+        .expect("ran"),
+        AddMember::SeatLimit,
+        "no seat in a deleted organization"
+    );
+    assert_eq!(
+        orgs.set_role(acme.id, member, OrgRole::Admin, Effects::default())
+            .await
+            .expect("ran"),
+        MemberChange::NotMember
+    );
+    assert_eq!(
+        orgs.remove_member(acme.id, member, Effects::default())
+            .await
+            .expect("ran"),
+        MemberChange::NotMember
+    );
+    let reused = organization("Acme II", "acme", later);
+    assert!(
+        matches!(
+            orgs.create(&new_organization(&reused, owner, 2), created(reused.id))
+                .await,
+            Err(OrgWriteError::SlugTaken)
+        ),
+        "a deleted organization keeps its slug"
+    );
+    orgs.create(&new_organization(&gamma, owner, 2), created(gamma.id))
+        .await
+        .expect("a deleted organization is not counted");
+    assert_eq!(
+        audit
+            .list_for_organization(acme.id, 10)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.kind)
+            .collect::<Vec<_>>(),
+        [
+            AuditEventType::OrgDeleted,
+            AuditEventType::OrgUpdated,
+            AuditEventType::OrgUpdated,
+            AuditEventType::OrgCreated,
+        ],
+        "each change recorded once, refusals never"
+    );
+}
+
+/// Members: a seat for every member whatever the role, decided with the
+/// addition (also when two race for the last seat); pages in user id
+/// order; an organization always keeps an owner, also when two owners are
+/// demoted or removed at once.
+pub async fn members_take_seats_and_the_last_owner_stays(
+    users: &impl UserRepository,
+    orgs: &impl crate::organizations::OrganizationRepository,
+    now: Timestamp,
+) {
+    use crate::access::OrgRole;
+    use crate::organizations::{AddMember, MemberChange};
+    let now = now.trunc_subsecs(6);
+    let owner = registered(users, "ma@example.com", now).await;
+    let mut others = Vec::new();
+    for address in [
+        "mb@example.com",
+        "mc@example.com",
+        "md@example.com",
+        "me@example.com",
+        "mf@example.com",
+    ] {
+        others.push(registered(users, address, now).await);
+    }
+    let org = organization("Members", "members", now);
+    orgs.create(&new_organization(&org, owner, 1), Effects::default())
+        .await
+        .expect("created");
+    let org_id = org.id;
+    let add = |user, role| async move {
+        orgs.add_member(
+            &membership(org_id, user, role, now),
+            5,
+            org_event(AuditEventType::OrgMemberAdded, user, org_id, now),
+        )
+        .await
+    };
+    assert_eq!(
+        add(others[0], OrgRole::Admin).await.expect("ran"),
+        AddMember::Added
+    );
+    assert_eq!(
+        add(others[1], OrgRole::Member).await.expect("ran"),
+        AddMember::Added
+    );
+    assert_eq!(
+        add(others[1], OrgRole::Admin).await.expect("ran"),
+        AddMember::AlreadyMember
+    );
+    assert_eq!(
+        orgs.membership(org.id, others[1])
+            .await
+            .expect("read")
+            .map(|m| m.role),
+        Some(OrgRole::Member),
+        "already a member: unchanged"
+    );
+    assert_eq!(
+        add(others[2], OrgRole::Member).await.expect("ran"),
+        AddMember::Added
+    );
+    // One seat left (of 5), two racing for it.
+    let (x, y) = both(
+        add(others[3], OrgRole::Member),
+        add(others[4], OrgRole::Member),
+    )
+    .await;
+    let mut outcomes = [x.expect("ran"), y.expect("ran")];
+    outcomes.sort_by_key(|o| *o != AddMember::Added);
+    assert_eq!(outcomes, [AddMember::Added, AddMember::SeatLimit]);
+    assert_eq!(
+        add(others[0], OrgRole::Member).await.expect("ran"),
+        AddMember::AlreadyMember,
+        "a member, even when every seat is taken"
+    );
+    assert_eq!(orgs.count_by_role(org.id).await.expect("read"), [1, 1, 3]);
+
+    let expected: Vec<(UserId, String)> = orgs
+        .members(org.id, None, None, 100)
+        .await
+        .expect("read")
+        .members
+        .iter()
+        .map(|m| (m.membership.user_id, m.email.as_str().to_owned()))
+        .collect();
+    assert_eq!(expected.len(), 5);
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(expected, sorted, "in user id order");
+    assert!(
+        expected
+            .iter()
+            .any(|(id, email)| *id == owner && email == "ma@example.com")
+    );
+    let first = orgs.members(org.id, None, None, 2).await.expect("read");
+    assert_eq!(first.members.len(), 2);
+    assert_eq!(first.next_after, Some(expected[1].0));
+    let second = orgs
+        .members(org.id, None, first.next_after, 2)
+        .await
+        .expect("read");
+    assert_eq!(second.next_after, Some(expected[3].0));
+    let last = orgs
+        .members(org.id, None, second.next_after, 2)
+        .await
+        .expect("read");
+    assert_eq!(last.members.len(), 1);
+    assert_eq!(last.next_after, None, "the last page");
+    let exact = orgs.members(org.id, None, None, 5).await.expect("read");
+    assert_eq!(
+        (exact.members.len(), exact.next_after),
+        (5, None),
+        "exactly one page"
+    );
+    let paged: Vec<UserId> = first
+        .members
+        .iter()
+        .chain(&second.members)
+        .chain(&last.members)
+        .map(|m| m.membership.user_id)
+        .collect();
+    assert_eq!(
+        paged,
+        expected.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+    );
+    let owners = orgs
+        .members(org.id, Some(OrgRole::Owner), None, 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        owners
+            .members
+            .iter()
+            .map(|m| (m.membership.user_id, m.membership.role))
+            .collect::<Vec<_>>(),
+        [(owner, OrgRole::Owner)]
+    );
+
+    let changed = |user| org_event(AuditEventType::OrgMemberRoleChanged, user, org.id, now);
+    let removed = |user| org_event(AuditEventType::OrgMemberRemoved, user, org.id, now);
+    assert_eq!(
+        orgs.set_role(org.id, owner, OrgRole::Admin, changed(owner))
+            .await
+            .expect("ran"),
+        MemberChange::LastOwner
+    );
+    assert_eq!(
+        orgs.remove_member(org.id, owner, removed(owner))
+            .await
+            .expect("ran"),
+        MemberChange::LastOwner
+    );
+    assert_eq!(
+        orgs.set_role(org.id, owner, OrgRole::Owner, changed(owner))
+            .await
+            .expect("ran"),
+        MemberChange::Done,
+        "an owner stays an owner"
+    );
+    let stranger = UserId::generate();
+    assert_eq!(
+        orgs.set_role(org.id, stranger, OrgRole::Admin, changed(stranger))
+            .await
+            .expect("ran"),
+        MemberChange::NotMember
+    );
+    assert_eq!(
+        orgs.remove_member(org.id, stranger, removed(stranger))
+            .await
+            .expect("ran"),
+        MemberChange::NotMember
+    );
+    let second_owner = others[0];
+    assert_eq!(
+        orgs.set_role(org.id, second_owner, OrgRole::Owner, changed(second_owner))
+            .await
+            .expect("ran"),
+        MemberChange::Done
+    );
+    // Two owners demoted and removed at once: one goes, the other is last.
+    let (x, y) = both(
+        orgs.set_role(org.id, owner, OrgRole::Member, changed(owner)),
+        orgs.remove_member(org.id, second_owner, removed(second_owner)),
+    )
+    .await;
+    let mut outcomes = [x.expect("ran"), y.expect("ran")];
+    outcomes.sort_by_key(|o| *o == MemberChange::LastOwner);
+    assert_eq!(outcomes, [MemberChange::Done, MemberChange::LastOwner]);
+    assert_eq!(
+        orgs.count_by_role(org.id).await.expect("read")[0],
+        1,
+        "one owner is left"
+    );
+    assert_eq!(
+        orgs.remove_member(org.id, others[1], removed(others[1]))
+            .await
+            .expect("ran"),
+        MemberChange::Done
+    );
+    assert!(
+        orgs.membership(org.id, others[1])
+            .await
+            .expect("read")
+            .is_none()
+    );
+}
+
+fn invitation(
+    org: crate::OrganizationId,
+    address: &str,
+    role: crate::access::OrgRole,
+    inviter: UserId,
+    secret: &str,
+    at: Timestamp,
+) -> crate::organizations::Invitation {
+    crate::organizations::Invitation {
+        id: crate::InvitationId::generate(),
+        organization_id: org,
+        email: Email::parse(address).expect("a valid address"),
+        role,
+        status: crate::organizations::InvitationStatus::Pending,
+        inviter_id: inviter,
+        token_hash: TokenHash::of(secret.as_bytes()),
+        expires_at: at + TimeDelta::days(7),
+        created_at: at,
+    }
+}
+
+/// Invitations: a new one replaces the pending one of its address; an
+/// organization sends at most `max_per_day`; every answer is a
+/// compare-and-set on a pending invitation of that organization; accepting
+/// joins under the seat limit, in the same transaction.
+pub async fn invitations_are_answered_once(
+    users: &impl UserRepository,
+    orgs: &impl crate::organizations::OrganizationRepository,
+    invitations: &impl crate::organizations::InvitationRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    use crate::access::OrgRole;
+    use crate::organizations::{AddMember, InvitationStatus, InviteOutcome};
+    let now = now.trunc_subsecs(6);
+    let owner = registered(users, "ia@example.com", now).await;
+    let invitee = registered(users, "ib@example.com", now).await;
+    let third = registered(users, "ic@example.com", now).await;
+    let org = organization("Invites", "invites", now);
+    let other = organization("Elsewhere", "elsewhere", now);
+    for o in [&org, &other] {
+        orgs.create(&new_organization(o, owner, 5), Effects::default())
+            .await
+            .expect("created");
+    }
+    let since = now - TimeDelta::days(1);
+    let sent = |id| org_event(AuditEventType::OrgInvitationSent, owner, id, now);
+    let first = invitation(org.id, "ib@example.com", OrgRole::Admin, owner, "i1", now);
+    assert_eq!(
+        invitations
+            .create(&first, since, 3, sent(org.id))
+            .await
+            .expect("ran"),
+        InviteOutcome::Created
+    );
+    let at = |s: i64| now + TimeDelta::seconds(s);
+    let second = invitation(org.id, "ib@example.com", OrgRole::Admin, owner, "i2", at(1));
+    assert_eq!(
+        invitations
+            .create(&second, since, 3, sent(org.id))
+            .await
+            .expect("ran"),
+        InviteOutcome::Created
+    );
+    let status = |id| async move {
+        invitations
+            .find(org.id, id)
+            .await
+            .expect("read")
+            .expect("found")
+            .status
+    };
+    assert_eq!(
+        status(first.id).await,
+        InvitationStatus::Revoked,
+        "replaced"
+    );
+    assert_eq!(
+        invitations.find(org.id, second.id).await.expect("read"),
+        Some(second.clone()),
+        "stored as sent"
+    );
+    let third_one = invitation(
+        org.id,
+        "ic@example.com",
+        OrgRole::Member,
+        owner,
+        "i3",
+        at(2),
+    );
+    assert_eq!(
+        invitations
+            .create(&third_one, since, 3, sent(org.id))
+            .await
+            .expect("ran"),
+        InviteOutcome::Created
+    );
+    let refused = invitation(
+        org.id,
+        "id@example.com",
+        OrgRole::Member,
+        owner,
+        "i4",
+        at(3),
+    );
+    assert_eq!(
+        invitations
+            .create(&refused, since, 3, sent(org.id))
+            .await
+            .expect("ran"),
+        InviteOutcome::DailyLimit
+    );
+    assert!(
+        invitations
+            .find(org.id, refused.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "nothing written"
+    );
+    assert_eq!(
+        invitations
+            .list(org.id)
+            .await
+            .expect("read")
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        [third_one.id, second.id, first.id],
+        "newest first"
+    );
+    assert!(invitations.list(other.id).await.expect("read").is_empty());
+    assert_eq!(
+        audit
+            .list_for_organization(org.id, 10)
+            .await
+            .expect("read")
+            .len(),
+        3,
+        "the refusal recorded nothing"
+    );
+
+    // Scoped by organization: another's id is unknown here.
+    assert!(
+        invitations
+            .find(other.id, second.id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let revoked = |id| org_event(AuditEventType::OrgInvitationRevoked, owner, id, now);
+    assert!(
+        !invitations
+            .close(
+                other.id,
+                second.id,
+                InvitationStatus::Revoked,
+                revoked(other.id)
+            )
+            .await
+            .expect("ran")
+    );
+    assert!(
+        !invitations
+            .reissue(
+                other.id,
+                second.id,
+                &TokenHash::of(b"stolen"),
+                at(100),
+                Effects::default()
+            )
+            .await
+            .expect("ran")
+    );
+    assert_eq!(status(second.id).await, InvitationStatus::Pending);
+
+    assert_eq!(
+        invitations
+            .find_by_token(&TokenHash::of(b"i2"))
+            .await
+            .expect("read"),
+        Some(second.clone())
+    );
+    let expires = now + TimeDelta::days(14);
+    assert!(
+        invitations
+            .reissue(
+                org.id,
+                second.id,
+                &TokenHash::of(b"i2b"),
+                expires,
+                Effects::default()
+            )
+            .await
+            .expect("ran")
+    );
+    assert!(
+        invitations
+            .find_by_token(&TokenHash::of(b"i2"))
+            .await
+            .expect("read")
+            .is_none(),
+        "the old token stops working"
+    );
+    let reissued = invitations
+        .find_by_token(&TokenHash::of(b"i2b"))
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        (reissued.id, reissued.expires_at, reissued.status),
+        (second.id, expires, InvitationStatus::Pending)
+    );
+    assert!(
+        !invitations
+            .reissue(
+                org.id,
+                first.id,
+                &TokenHash::of(b"i1b"),
+                expires,
+                Effects::default()
+            )
+            .await
+            .expect("ran"),
+        "a revoked one is not reissued"
+    );
+
+    let declined = || org_event(AuditEventType::OrgInvitationRevoked, third, org.id, now);
+    let (x, y) = both(
+        invitations.close(org.id, third_one.id, InvitationStatus::Declined, declined()),
+        invitations.close(org.id, third_one.id, InvitationStatus::Revoked, declined()),
+    )
+    .await;
+    assert!(x.expect("ran") ^ y.expect("ran"), "closed once");
+    assert!(matches!(
+        status(third_one.id).await,
+        InvitationStatus::Declined | InvitationStatus::Revoked
+    ));
+
+    let joins = membership(org.id, invitee, OrgRole::Admin, now);
+    let accepted = || org_event(AuditEventType::OrgInvitationAccepted, invitee, org.id, now);
+    let (x, y) = both(
+        invitations.accept(second.id, &joins, 10, accepted()),
+        invitations.accept(second.id, &joins, 10, accepted()),
+    )
+    .await;
+    let mut outcomes = [x.expect("ran"), y.expect("ran")];
+    outcomes.sort_by_key(Option::is_none);
+    assert_eq!(outcomes, [Some(AddMember::Added), None], "accepted once");
+    assert_eq!(status(second.id).await, InvitationStatus::Accepted);
+    assert_eq!(
+        orgs.membership(org.id, invitee).await.expect("read"),
+        Some(joins.clone())
+    );
+    assert_eq!(
+        invitations
+            .accept(first.id, &joins, 10, accepted())
+            .await
+            .expect("ran"),
+        None,
+        "a revoked invitation is not accepted"
+    );
+
+    // Already a member: accepted, the membership left as it was.
+    let later = now + TimeDelta::days(2);
+    let again = invitation(
+        org.id,
+        "ib@example.com",
+        OrgRole::Member,
+        owner,
+        "i5",
+        later,
+    );
+    assert_eq!(
+        invitations
+            .create(&again, later, 3, sent(org.id))
+            .await
+            .expect("ran"),
+        InviteOutcome::Created,
+        "a new day"
+    );
+    assert_eq!(
+        invitations
+            .accept(
+                again.id,
+                &membership(org.id, invitee, OrgRole::Member, later),
+                10,
+                accepted()
+            )
+            .await
+            .expect("ran"),
+        Some(AddMember::AlreadyMember)
+    );
+    assert_eq!(status(again.id).await, InvitationStatus::Accepted);
+    assert_eq!(
+        orgs.membership(org.id, invitee).await.expect("read"),
+        Some(joins)
+    );
+
+    // Every seat taken (the owner and the invitee): nothing changes.
+    let last = invitation(
+        org.id,
+        "ic@example.com",
+        OrgRole::Member,
+        owner,
+        "i6",
+        later,
+    );
+    invitations
+        .create(&last, later, 3, sent(org.id))
+        .await
+        .expect("ran");
+    let recorded = audit
+        .list_for_organization(org.id, 100)
+        .await
+        .expect("read")
+        .len();
+    let third_joins = membership(org.id, third, OrgRole::Member, later);
+    assert_eq!(
+        invitations
+            .accept(last.id, &third_joins, 2, accepted())
+            .await
+            .expect("ran"),
+        Some(AddMember::SeatLimit)
+    );
+    assert_eq!(
+        status(last.id).await,
+        InvitationStatus::Pending,
+        "still pending"
+    );
+    assert!(
+        orgs.membership(org.id, third)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(
+        audit
+            .list_for_organization(org.id, 100)
+            .await
+            .expect("read")
+            .len(),
+        recorded,
+        "nothing recorded"
+    );
+    assert_eq!(
+        invitations
+            .accept(last.id, &third_joins, 3, accepted())
+            .await
+            .expect("ran"),
+        Some(AddMember::Added)
+    );
+    assert_eq!(
+        invitations
+            .accept(
+                last.id,
+                &membership(other.id, third, OrgRole::Member, later),
+                3,
+                accepted()
+            )
+            .await
+            .expect("ran"),
+        None,
+        "accepted already"
+    );
+}
+
+/// Switching a session's organization names it in the session and rotates
+/// every unused refresh token out for the new one; an ended session does
+/// not switch.
+pub async fn sessions_switch_organization(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let user = registered(users, "so@example.com", now).await;
+    let org = crate::OrganizationId::generate();
+    let mut session = session_of(user, now);
+    session.organization_id = Some(org);
+    sessions
+        .create(
+            NewSession {
+                session: session.clone(),
+                refresh_token_hash: TokenHash::of(b"w1"),
+            },
+            Effects::default(),
+        )
+        .await
+        .expect("created");
+    let found = sessions
+        .find(session.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.organization_id, Some(org), "created with it");
+    let later = now + TimeDelta::seconds(5);
+    let other = crate::OrganizationId::generate();
+    let switched = || org_event(AuditEventType::OrgSwitched, user, other, later);
+    assert!(
+        sessions
+            .switch_organization(
+                session.id,
+                Some(other),
+                &TokenHash::of(b"w2"),
+                later,
+                switched()
+            )
+            .await
+            .expect("ran")
+    );
+    let found = sessions
+        .find(session.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(
+        (found.organization_id, found.last_used_at),
+        (Some(other), later)
+    );
+    let old = sessions
+        .find_refresh_token(&TokenHash::of(b"w1"))
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(old.used_at, Some(later), "rotated out");
+    let new = sessions
+        .find_refresh_token(&TokenHash::of(b"w2"))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(new.used_at, None);
+    assert_eq!(new.session.organization_id, Some(other));
+    assert!(
+        sessions
+            .switch_organization(session.id, None, &TokenHash::of(b"w3"), later, switched())
+            .await
+            .expect("ran")
+    );
+    let found = sessions
+        .find(session.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.organization_id, None, "cleared");
+    sessions
+        .revoke(
+            user,
+            RevokeScope::All,
+            RevokeReason::LogoutAll,
+            later,
+            Effects::default(),
+        )
+        .await
+        .expect("revoked");
+    assert!(
+        !sessions
+            .switch_organization(
+                session.id,
+                Some(org),
+                &TokenHash::of(b"w4"),
+                later,
+                switched()
+            )
+            .await
+            .expect("ran"),
+        "an ended session"
+    );
+    assert!(
+        sessions
+            .find_refresh_token(&TokenHash::of(b"w4"))
+            .await
+            .expect("read")
+            .is_none(),
+        "nothing written"
+    );
+    assert_eq!(
+        sessions
+            .find(session.id)
+            .await
+            .expect("read")
+            .expect("found")
+            .organization_id,
+        None
+    );
+}
+
+/// An organization's events: filed under it, newest first, at most
+/// `limit`; the user's own trail shows where each was filed.
+pub async fn audit_lists_an_organizations_events(
+    users: &impl UserRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let user = registered(users, "ao@example.com", now).await;
+    let (org, other) = (
+        crate::OrganizationId::generate(),
+        crate::OrganizationId::generate(),
+    );
+    for i in 0..3 {
+        audit
+            .record(
+                event(
+                    AuditEventType::OrgMemberAdded,
+                    user,
+                    now + TimeDelta::seconds(i),
+                )
+                .in_organization(org)
+                .with("n", i.to_string()),
+            )
+            .await
+            .expect("recorded");
+    }
+    audit
+        .record(event(AuditEventType::OrgCreated, user, now).in_organization(other))
+        .await
+        .expect("recorded");
+    let newest = audit.list_for_organization(org, 2).await.expect("read");
+    assert_eq!(newest.len(), 2);
+    assert_eq!(newest[0].details, [("n".to_owned(), "2".to_owned())]);
+    assert!(newest[0].id > newest[1].id, "newest first");
+    assert!(newest.iter().all(|e| e.organization_id == Some(org)));
+    assert_eq!(
+        audit
+            .list_for_organization(org, 10)
+            .await
+            .expect("read")
+            .len(),
+        3
+    );
+    let elsewhere = audit.list_for_organization(other, 10).await.expect("read");
+    assert_eq!(elsewhere.len(), 1);
+    assert_eq!(elsewhere[0].kind, AuditEventType::OrgCreated);
+    assert!(
+        audit
+            .list_for_organization(crate::OrganizationId::generate(), 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    let mine = audit.list_for_user(user, None, 10).await.expect("read");
+    assert_eq!(mine.len(), 5, "four filed, the registration not");
+    assert_eq!(
+        mine.iter().filter(|e| e.organization_id.is_none()).count(),
+        1
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1687,6 +2706,29 @@ mod tests {
         the_last_admin_keeps_the_role(&w.users(), &w.roles(), &w.audit(), w.now()).await;
         let w = World::new();
         service_keys_are_found_until_revoked(&w.service_keys(), w.now()).await;
+        let w = World::new();
+        organizations_are_created_listed_and_soft_deleted(
+            &w.users(),
+            &w.organizations(),
+            &w.audit(),
+            w.now(),
+        )
+        .await;
+        let w = World::new();
+        members_take_seats_and_the_last_owner_stays(&w.users(), &w.organizations(), w.now()).await;
+        let w = World::new();
+        invitations_are_answered_once(
+            &w.users(),
+            &w.organizations(),
+            &w.invitations(),
+            &w.audit(),
+            w.now(),
+        )
+        .await;
+        let w = World::new();
+        sessions_switch_organization(&w.users(), &w.sessions(), w.now()).await;
+        let w = World::new();
+        audit_lists_an_organizations_events(&w.users(), &w.audit(), w.now()).await;
         let w = World::new();
         let world = w.clone();
         rotation_requires_an_active_account(

@@ -8,6 +8,7 @@
 mod access;
 pub mod contract;
 mod mfa;
+mod organizations;
 mod store;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ pub use access::{
 pub use mfa::{
     FakeBox, FakeCodeHasher, FakeTotp, MemoryBackupCodes, MemoryMethods, MemoryPendingLogins,
 };
+pub use organizations::{MemoryInvitations, MemoryOrganizations};
 pub use store::{
     MemoryAudit, MemoryHot, MemoryLimiter, MemoryOneTimeTokens, MemoryOutbox, MemorySessions,
     MemoryUsers, OutboxRow, RefreshRow,
@@ -74,6 +76,10 @@ pub struct State {
     pub service_keys: Vec<(crate::access::ServiceKey, Option<Timestamp>)>,
     /// Access changes announced, in order.
     pub access_changes: Vec<crate::access::AccessChange>,
+    /// Organizations and when each was deleted.
+    pub organizations: Vec<(crate::organizations::Organization, Option<Timestamp>)>,
+    pub memberships: Vec<crate::organizations::Membership>,
+    pub invitations: Vec<crate::organizations::Invitation>,
     counter: u64,
 }
 
@@ -134,6 +140,9 @@ impl World {
             permissions: access::default_permissions(),
             service_keys: Vec::new(),
             access_changes: Vec::new(),
+            organizations: Vec::new(),
+            memberships: Vec::new(),
+            invitations: Vec::new(),
             counter: 0,
         })))
     }
@@ -174,6 +183,12 @@ impl World {
     }
     pub fn service_keys(&self) -> MemoryServiceKeys {
         MemoryServiceKeys(self.clone())
+    }
+    pub fn organizations(&self) -> MemoryOrganizations {
+        MemoryOrganizations(self.clone())
+    }
+    pub fn invitations(&self) -> MemoryInvitations {
+        MemoryInvitations(self.clone())
     }
     pub fn access_changes(&self) -> RecordedChanges {
         RecordedChanges(self.clone())

@@ -14,9 +14,9 @@ use crate::sessions::{
 };
 use crate::system::HealthProbe;
 use crate::{
-    AuditEvent, Effects, Email, EventId, MessageId, NewSession, OutboxMessage, OutboxPayload,
-    OutboxStatus, PasswordHash, RepoError, Session, SessionId, Timestamp, TokenHash, TokenId,
-    TokenPurpose, User, UserId,
+    AuditEvent, Effects, Email, EventId, MessageId, NewSession, OrganizationId, OutboxMessage,
+    OutboxPayload, OutboxStatus, PasswordHash, RepoError, Session, SessionId, Timestamp, TokenHash,
+    TokenId, TokenPurpose, User, UserId,
 };
 
 /// A stored refresh token.
@@ -82,6 +82,39 @@ pub(super) fn elevate_in(
     };
     s.assurance = assurance.clone();
     s.last_used_at = now;
+    replace_refresh_tokens(state, session, next, now);
+    true
+}
+
+/// Names `organization` in a live session's tokens and makes `next` its
+/// only current refresh token; `false` when the session has ended.
+fn switch_in(
+    state: &mut super::State,
+    session: SessionId,
+    organization: Option<OrganizationId>,
+    next: &TokenHash,
+    now: Timestamp,
+) -> bool {
+    let Some(s) = state
+        .sessions
+        .iter_mut()
+        .find(|s| s.id == session && s.is_active(now))
+    else {
+        return false;
+    };
+    s.organization_id = organization;
+    s.last_used_at = now;
+    replace_refresh_tokens(state, session, next, now);
+    true
+}
+
+/// Rotates every unused refresh token of `session` out in favour of `next`.
+fn replace_refresh_tokens(
+    state: &mut super::State,
+    session: SessionId,
+    next: &TokenHash,
+    now: Timestamp,
+) {
     for row in &mut state.refresh_tokens {
         if row.session == session && row.used_at.is_none() {
             row.used_at = Some(now);
@@ -92,7 +125,6 @@ pub(super) fn elevate_in(
         session,
         used_at: None,
     });
-    true
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +190,7 @@ impl UserRepository for MemoryUsers {
             .collect();
         state.users.retain(|u| !gone.contains(&u.id));
         state.user_roles.retain(|(u, _)| !gone.contains(u));
+        state.memberships.retain(|m| !gone.contains(&m.user_id));
         state.one_time_tokens.retain(|t| !gone.contains(&t.user_id));
         let sessions: Vec<SessionId> = state
             .sessions
@@ -392,6 +425,23 @@ impl SessionRepository for MemorySessions {
         Ok(live)
     }
 
+    async fn switch_organization(
+        &self,
+        session: SessionId,
+        organization: Option<OrganizationId>,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let live = switch_in(&mut state, session, organization, next, now);
+        if live {
+            store_effects(&mut state, effects);
+        }
+        Ok(live)
+    }
+
     async fn revoke(
         &self,
         user: UserId,
@@ -477,6 +527,24 @@ impl AuditLog for MemoryAudit {
             .events
             .iter()
             .filter(|e| e.user_id == Some(user) && before.is_none_or(|b| e.id < b))
+            .cloned()
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.id));
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(events)
+    }
+
+    async fn list_for_organization(
+        &self,
+        org: OrganizationId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let mut events: Vec<AuditEvent> = state
+            .events
+            .iter()
+            .filter(|e| e.organization_id == Some(org))
             .cloned()
             .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e.id));

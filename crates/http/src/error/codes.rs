@@ -98,6 +98,18 @@ error_codes! {
     LastAdmin => "last_admin", 409, "Last admin", "The last admin cannot lose the admin role";
     /// Another role has that name.
     RoleExists => "role_exists", 409, "Role exists", "A role with this name already exists";
+    /// Another organization has that slug.
+    SlugTaken => "slug_taken", 409, "Slug taken", "An organization with this slug already exists";
+    /// The caller owns as many organizations as allowed.
+    OrganizationLimitReached => "organization_limit_reached", 409, "Organization limit reached", "You own the maximum number of organizations";
+    /// The user is already a member.
+    AlreadyMember => "already_member", 409, "Already a member", "This user is already a member of the organization";
+    /// Every seat of the organization's tier is taken.
+    SeatLimitReached => "seat_limit_reached", 409, "Seat limit reached", "The organization has no free seat";
+    /// The change would leave no owner.
+    LastOwner => "last_owner", 409, "Last owner", "The last owner cannot leave or lose the owner role";
+    /// An invitation accepted by an account with another email.
+    InvitationEmailMismatch => "invitation_email_mismatch", 403, "Invitation email mismatch", "This invitation was sent to another email address";
     /// The operation needs a recent (second) factor.
     StepUpRequired => "step_up_required", 401, "Step-up required", "A recent second factor is required";
     /// A dependency is down or the service is shedding load.

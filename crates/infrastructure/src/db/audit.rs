@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use auth_domain::activity::AuditLog;
-use auth_domain::{AuditEvent, AuditEventType, EventId, RepoError, UserId};
+use auth_domain::{AuditEvent, AuditEventType, EventId, OrganizationId, RepoError, UserId};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::audit_events;
@@ -32,6 +32,7 @@ fn to_event(model: audit_events::Model) -> Option<AuditEvent> {
         ip: model.ip.and_then(|ip| ip.parse::<IpAddr>().ok()),
         user_agent: model.user_agent,
         details,
+        organization_id: model.organization_id.map(OrganizationId::from_uuid),
     })
 }
 
@@ -61,6 +62,25 @@ impl AuditLog for SeaAudit {
                 query = query.filter(audit_events::Column::Id.lt(before.as_uuid()));
             }
             Ok(query
+                .order_by_desc(audit_events::Column::Id)
+                .limit(u64::from(limit))
+                .all(&self.0.conn)
+                .await?
+                .into_iter()
+                .filter_map(to_event)
+                .collect())
+        })
+        .await
+    }
+
+    async fn list_for_organization(
+        &self,
+        org: OrganizationId,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, RepoError> {
+        guarded(async {
+            Ok(audit_events::Entity::find()
+                .filter(audit_events::Column::OrganizationId.eq(org.as_uuid()))
                 .order_by_desc(audit_events::Column::Id)
                 .limit(u64::from(limit))
                 .all(&self.0.conn)

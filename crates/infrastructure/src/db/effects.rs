@@ -34,6 +34,7 @@ pub(super) fn log(event: &AuditEvent) {
         event = event.kind.as_str(),
         event_id = %event.id,
         user_id = ?event.user_id.map(|id| id.to_string()),
+        organization_id = ?event.organization_id.map(|id| id.to_string()),
         ip = ?event.ip,
         user_agent = ?event.user_agent,
         details = %serde_json::Value::Object(details),
@@ -56,11 +57,16 @@ pub(super) fn audit_row(event: &AuditEvent) -> audit_events::ActiveModel {
         user_agent: Set(event.user_agent.as_deref().map(|ua| truncate(ua, 512))),
         details: Set(serde_json::Value::Object(details).to_string()),
         at: Set(event.at),
+        organization_id: Set(event.organization_id.map(|id| id.as_uuid())),
     }
 }
 
-/// The columns of an audit row in table order, for hand-written
-/// statements: `(id, user_id, event_type, ip, user_agent, details, at)`.
+/// The columns of an audit row, in the order of [`audit_values`], for
+/// hand-written statements.
+pub(super) const AUDIT_COLUMNS: &str =
+    "id, user_id, event_type, ip, user_agent, details, at, organization_id";
+
+/// The values of an audit row in the order of [`AUDIT_COLUMNS`].
 pub(super) fn audit_values(event: &AuditEvent) -> Vec<sea_orm::Value> {
     let row = audit_row(event);
     audit_events::Column::iter()

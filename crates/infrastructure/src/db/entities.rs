@@ -49,6 +49,7 @@ pub mod sessions {
         pub aal: String,
         pub amr: String,
         pub auth_time: Option<DateTimeUtc>,
+        pub organization_id: Option<Uuid>,
     }
 
     no_relations!();
@@ -145,6 +146,7 @@ pub mod audit_events {
         pub user_agent: Option<String>,
         pub details: String,
         pub at: DateTimeUtc,
+        pub organization_id: Option<Uuid>,
     }
 
     no_relations!();
@@ -341,6 +343,109 @@ pub mod mfa_pending_logins {
         pub expires_at: DateTimeUtc,
         pub attempts: i32,
         pub consumed_at: Option<DateTimeUtc>,
+        pub organization_id: Option<Uuid>,
+    }
+
+    no_relations!();
+}
+
+pub mod organizations {
+    use sea_orm::entity::prelude::*;
+
+    /// An organization; `deleted_at` set means soft-deleted (invisible).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organizations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        #[sea_orm(unique)]
+        pub slug: String,
+        pub tier: String,
+        /// A JSON object, as text.
+        pub settings: String,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub deleted_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(has_many = "super::organization_members::Entity")]
+        Members,
+    }
+
+    impl Related<super::organization_members::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Members.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod organization_members {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub organization_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: Uuid,
+        pub role: String,
+        pub joined_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::organizations::Entity",
+            from = "Column::OrganizationId",
+            to = "super::organizations::Column::Id"
+        )]
+        Organization,
+        #[sea_orm(
+            belongs_to = "super::users::Entity",
+            from = "Column::UserId",
+            to = "super::users::Column::Id"
+        )]
+        User,
+    }
+
+    impl Related<super::organizations::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Organization.def()
+        }
+    }
+
+    impl Related<super::users::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::User.def()
+        }
+    }
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod organization_invitations {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "organization_invitations")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub organization_id: Uuid,
+        pub email: String,
+        pub role: String,
+        pub status: String,
+        pub inviter_id: Uuid,
+        #[sea_orm(unique)]
+        pub token_hash: String,
+        pub expires_at: DateTimeUtc,
+        pub created_at: DateTimeUtc,
     }
 
     no_relations!();

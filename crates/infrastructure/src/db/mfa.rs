@@ -12,7 +12,8 @@ use auth_domain::mfa::{
 };
 use auth_domain::sessions::{RevokeReason, RevokeScope};
 use auth_domain::{
-    ChallengeId, Effects, MethodId, RepoError, SessionId, Timestamp, TokenHash, UserId,
+    ChallengeId, Effects, MethodId, OrganizationId, RepoError, SessionId, Timestamp, TokenHash,
+    UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -539,6 +540,7 @@ impl PendingLoginRepository for SeaPendingLogins {
                 expires_at: Set(login.expires_at),
                 attempts: Set(0),
                 consumed_at: Set(None),
+                organization_id: Set(login.organization_id.map(|o| o.as_uuid())),
             };
             mfa_pending_logins::Entity::insert(row)
                 .exec_without_returning(&self.0.conn)
@@ -565,6 +567,7 @@ impl PendingLoginRepository for SeaPendingLogins {
                     expires_at: m.expires_at,
                     attempts: u32::try_from(m.attempts).unwrap_or(u32::MAX),
                     consumed_at: m.consumed_at,
+                    organization_id: m.organization_id.map(OrganizationId::from_uuid),
                 }))
         })
         .await

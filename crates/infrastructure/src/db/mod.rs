@@ -10,8 +10,10 @@ mod audit;
 mod effects;
 mod entities;
 mod error;
+mod invitations;
 mod mfa;
 mod one_time_tokens;
+mod organizations;
 mod outbox;
 mod roles;
 mod service_keys;
@@ -30,8 +32,10 @@ use tokio::sync::Notify;
 
 pub use audit::SeaAudit;
 pub use error::DbError;
+pub use invitations::SeaInvitations;
 pub use mfa::{SeaBackupCodes, SeaMethods, SeaPendingLogins};
 pub use one_time_tokens::SeaOneTimeTokens;
+pub use organizations::SeaOrganizations;
 pub use outbox::SeaOutbox;
 pub use roles::SeaRoles;
 pub use service_keys::SeaServiceKeys;
@@ -93,6 +97,18 @@ impl Database {
     #[must_use]
     pub fn service_keys(&self) -> SeaServiceKeys {
         SeaServiceKeys(self.clone())
+    }
+
+    /// Organizations and their memberships.
+    #[must_use]
+    pub fn organizations(&self) -> SeaOrganizations {
+        SeaOrganizations(self.clone())
+    }
+
+    /// Invitations to organizations.
+    #[must_use]
+    pub fn invitations(&self) -> SeaInvitations {
+        SeaInvitations(self.clone())
     }
 
     /// The audit trail.

@@ -6,8 +6,8 @@ use auth_domain::sessions::{
     RefreshTokenRecord, RevokeReason, RevokeScope, Rotation, SessionRepository,
 };
 use auth_domain::{
-    AccountStatus, Assurance, Effects, NewSession, RepoError, Session, SessionId, Timestamp,
-    TokenHash, TokenId, UserId,
+    AccountStatus, Assurance, Effects, NewSession, OrganizationId, RepoError, Session, SessionId,
+    Timestamp, TokenHash, TokenId, UserId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -38,6 +38,7 @@ fn to_session(model: sessions::Model) -> Session {
             &model.amr,
             model.auth_time.unwrap_or(model.created_at),
         ),
+        organization_id: model.organization_id.map(OrganizationId::from_uuid),
     }
 }
 
@@ -122,6 +123,46 @@ pub(super) async fn elevate_in<C: ConnectionTrait>(
     if updated.rows_affected != 1 {
         return Ok(false);
     }
+    replace_refresh_tokens(db, session, next, now).await?;
+    Ok(true)
+}
+
+/// Inside the caller's transaction: names `organization` in a live
+/// session's tokens and makes `next` its only current refresh token.
+/// `false` when the session has ended (nothing changed).
+async fn switch_in<C: ConnectionTrait>(
+    db: &C,
+    session: SessionId,
+    organization: Option<OrganizationId>,
+    next: &TokenHash,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let updated = sessions::Entity::update_many()
+        .col_expr(
+            sessions::Column::OrganizationId,
+            Expr::value(organization.map(|id| id.as_uuid())),
+        )
+        .col_expr(sessions::Column::LastUsedAt, Expr::value(now))
+        .filter(sessions::Column::Id.eq(session.as_uuid()))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .filter(sessions::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Ok(false);
+    }
+    replace_refresh_tokens(db, session, next, now).await?;
+    Ok(true)
+}
+
+/// Rotates every unused refresh token of `session` out in favour of `next`
+/// (inside the caller's transaction, after the session row was written).
+async fn replace_refresh_tokens<C: ConnectionTrait>(
+    db: &C,
+    session: SessionId,
+    next: &TokenHash,
+    now: Timestamp,
+) -> Result<(), DbError> {
     let next_id = TokenId::generate().as_uuid();
     refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
@@ -133,7 +174,7 @@ pub(super) async fn elevate_in<C: ConnectionTrait>(
     refresh_tokens::Entity::insert(refresh_row(next_id, session, next, now))
         .exec_without_returning(db)
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 impl SeaSessions {
@@ -246,15 +287,17 @@ impl SeaSessions {
             next.as_str().into(),
         ];
         for (n, event) in effects.events.iter().enumerate() {
+            let row = effects::audit_values(event);
             let first = values.len() + 1;
-            let params: Vec<String> = (first..first + 7).map(|i| format!("${i}")).collect();
+            let params: Vec<String> = (first..first + row.len())
+                .map(|i| format!("${i}"))
+                .collect();
             sql.push_str(&format!(
-                ", audit{n} AS (INSERT INTO audit_events \
-                 (id, user_id, event_type, ip, user_agent, details, at) \
-                 SELECT {} FROM rotated)",
+                ", audit{n} AS (INSERT INTO audit_events ({}) SELECT {} FROM rotated)",
+                effects::AUDIT_COLUMNS,
                 params.join(", ")
             ));
-            values.extend(effects::audit_values(event));
+            values.extend(row);
         }
         sql.push_str(
             " SELECT (SELECT count(*) FROM live) AS live, (SELECT count(*) FROM rotated) AS rotated",
@@ -301,6 +344,7 @@ impl SessionRepository for SeaSessions {
                 aal: Set(session.assurance.aal.as_str().to_owned()),
                 amr: Set(session.assurance.amr_stored()),
                 auth_time: Set(Some(session.assurance.auth_time)),
+                organization_id: Set(session.organization_id.map(|id| id.as_uuid())),
             };
             sessions::Entity::insert(row)
                 .exec_without_returning(&txn)
@@ -380,6 +424,32 @@ impl SessionRepository for SeaSessions {
         let live = guarded(async {
             let txn = self.0.conn.begin().await?;
             let live = elevate_in(&txn, session, assurance, next, now).await?;
+            if live {
+                effects::write(&txn, &effects).await?;
+                txn.commit().await?;
+            } else {
+                txn.rollback().await?;
+            }
+            Ok(live)
+        })
+        .await?;
+        if live {
+            self.0.committed(&effects);
+        }
+        Ok(live)
+    }
+
+    async fn switch_organization(
+        &self,
+        session: SessionId,
+        organization: Option<OrganizationId>,
+        next: &TokenHash,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let live = guarded(async {
+            let txn = self.0.conn.begin().await?;
+            let live = switch_in(&txn, session, organization, next, now).await?;
             if live {
                 effects::write(&txn, &effects).await?;
                 txn.commit().await?;

@@ -240,6 +240,11 @@ impl AccessTokenIssuer for JwtTokens {
                 .set_claim(name, Some(value))
                 .map_err(|e| SigningError(e.to_string()))?;
         }
+        if let Some(organization) = claims.organization_id {
+            payload
+                .set_claim("org_id", Some(Value::String(organization.to_string())))
+                .map_err(|e| SigningError(e.to_string()))?;
+        }
         let signer = self
             .signer
             .as_ref()
@@ -373,6 +378,15 @@ fn claims_of(payload: &JwtPayload, expires_at: SystemTime) -> Result<AccessClaim
         issued_at,
         expires_at: Timestamp::from(expires_at),
         assurance,
+        organization_id: match payload.claim("org_id") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                    .ok_or(TokenRejection::Malformed)?,
+            ),
+        },
     })
 }
 
@@ -395,6 +409,7 @@ mod tests {
             issued_at: now,
             expires_at: now + chrono::TimeDelta::seconds(ttl),
             assurance: Assurance::two_factors(&[Amr::Pwd], Amr::Otp, now),
+            organization_id: None,
         }
     }
 

@@ -15,8 +15,9 @@ use serde::Deserialize;
 pub use sections::{
     AccountSettings, AdminSettings, Algorithm, AuthzSettings, BackupCodeConfig, DatabaseSettings,
     HttpSettings, LimitSettings, LinkSettings, LockoutConfig, LogFormat, LogSettings, MailSettings,
-    MailTransport, MfaConfig, PasswordSettings, RedisSettings, SecuritySettings, SessionSettings,
-    SmsSettings, SmsTransport, SmtpSettings, SmtpTls, TokenSettings, TotpConfig,
+    MailTransport, MfaConfig, OrgsSettings, PasswordSettings, RedisSettings, SecuritySettings,
+    SessionSettings, SmsSettings, SmsTransport, SmtpSettings, SmtpTls, TierSettings, TiersSettings,
+    TokenSettings, TotpConfig,
 };
 
 /// The defaults of every key: the one place they are written. The same file
@@ -64,6 +65,8 @@ pub struct Settings {
     pub authz: AuthzSettings,
     /// The bootstrap admins.
     pub admin: AdminSettings,
+    /// Organizations.
+    pub orgs: OrgsSettings,
 }
 
 /// Settings could not be loaded or are not acceptable.

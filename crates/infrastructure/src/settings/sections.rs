@@ -359,6 +359,8 @@ pub struct LinkSettings {
     pub verify_email: String,
     /// Reset link, with `{public_url}` and `{token}`.
     pub reset_password: String,
+    /// Invitation link, with `{public_url}` and `{token}`.
+    pub invitation: String,
 }
 
 impl Default for LinkSettings {
@@ -469,6 +471,35 @@ pub struct SecuritySettings {
     /// How recent the last interactive proof must be for step-up.
     #[serde(with = "humantime_serde")]
     pub step_up_max_age: Duration,
+}
+
+/// `[orgs]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgsSettings {
+    /// Organizations one user may own.
+    pub max_per_user: u32,
+    /// How long an invitation link works.
+    #[serde(with = "humantime_serde")]
+    pub invitation_ttl: Duration,
+    /// Limits per tier.
+    pub tiers: TiersSettings,
+}
+
+/// `[orgs.tiers]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersSettings {
+    /// The only tier of v1.
+    pub basic: TierSettings,
+}
+
+/// `[orgs.tiers.<tier>]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSettings {
+    /// Seats: members of every role, owners included.
+    pub max_members: u32,
 }
 
 /// `[authz]`
