@@ -9,6 +9,7 @@ mod m20261125_000002_session_indexes;
 mod m20261126_000001_mfa;
 mod m20261127_000001_service_keys;
 mod m20261128_000001_organizations;
+mod m20261129_000001_profiles;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_mfa::Migration),
             Box::new(m20261127_000001_service_keys::Migration),
             Box::new(m20261128_000001_organizations::Migration),
+            Box::new(m20261129_000001_profiles::Migration),
         ]
     }
 }

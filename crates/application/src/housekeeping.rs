@@ -25,22 +25,25 @@ pub struct SweepReport {
     pub tokens: u64,
     /// Expired `mfa_token`s, sent codes and unconfirmed setups.
     pub mfa: u64,
+    /// Suspensions whose `until` passed: the accounts are active again.
+    pub lifted_suspensions: u64,
 }
 
 /// The sweep over its ports.
 #[derive(Clone, Debug)]
-pub struct Housekeeping<U, T, S, C, M, P> {
+pub struct Housekeeping<U, T, S, C, M, P, A> {
     users: U,
     tokens: T,
     sessions: S,
     clock: C,
     methods: M,
     pending_logins: P,
+    changes: A,
     unverified_ttl: Duration,
     retention: Duration,
 }
 
-impl<U, T, S, C, M, P> Housekeeping<U, T, S, C, M, P>
+impl<U, T, S, C, M, P, A> Housekeeping<U, T, S, C, M, P, A>
 where
     U: UserRepository,
     T: OneTimeTokenRepository,
@@ -48,15 +51,18 @@ where
     C: Clock,
     M: MethodRepository,
     P: PendingLoginRepository,
+    A: auth_domain::access::AccessChanges,
 {
     /// A sweep with the lifetimes of `settings`.
     pub fn new(
         (users, tokens, sessions): (U, T, S),
         (methods, pending_logins): (M, P),
         clock: C,
+        changes: A,
         settings: &AuthSettings,
     ) -> Self {
         Self {
+            changes,
             users,
             tokens,
             sessions,
@@ -93,8 +99,21 @@ where
                     .pending_logins
                     .purge_expired(before(now, Duration::from_secs(24 * 3600)))
                     .await?,
+            lifted_suspensions: self.lift_suspensions(now).await?,
         };
         Ok(report)
+    }
+
+    /// Reactivates accounts whose suspension ran out, and drops what every
+    /// instance cached about them.
+    async fn lift_suspensions(&self, now: auth_domain::Timestamp) -> Result<u64, Failure> {
+        let lifted = self.users.lift_suspensions(now).await?;
+        for user in &lifted {
+            self.changes
+                .announce(auth_domain::access::AccessChange::User(*user))
+                .await;
+        }
+        Ok(lifted.len() as u64)
     }
 }
 
@@ -116,6 +135,7 @@ mod tests {
             ),
             (h.world.mfa_methods(), h.world.pending_logins()),
             h.world.clock(),
+            h.world.access_changes(),
             &settings(),
         );
         assert_eq!(sweep.sweep().await.expect("swept"), SweepReport::default());

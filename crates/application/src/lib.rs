@@ -12,6 +12,7 @@
 pub mod access;
 pub mod accounts;
 pub mod activity;
+pub mod admin;
 mod failure;
 pub mod health;
 pub mod housekeeping;

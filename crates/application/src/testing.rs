@@ -14,6 +14,7 @@ use auth_domain::{Email, OutboxPayload, Password, RequestContext, User};
 
 use crate::access::{AccessAdapters, AccessPorts, AccessService};
 use crate::accounts::{AccountAdapters, AccountPorts, AccountService, Accounts, RegisterRequest};
+use crate::admin::{AdminAdapters, AdminPorts, AdminService};
 use crate::mfa::{MfaAdapters, MfaPorts, MfaService};
 use crate::organizations::{OrgAdapters, OrgPorts, OrganizationService};
 use crate::sessions::{SessionAdapters, SessionPorts, SessionService};
@@ -114,6 +115,20 @@ impl OrgPorts for TestPorts {
     type Random = SequentialRandom;
     type Clock = TestClock;
     type Audit = MemoryAudit;
+}
+
+impl AdminPorts for TestPorts {
+    type Users = MemoryUsers;
+    type Roles = MemoryRoles;
+    type Orgs = MemoryOrganizations;
+    type Methods = MemoryMethods;
+    type BackupCodes = MemoryBackupCodes;
+    type Sessions = MemorySessions;
+    type Hot = MemoryHot;
+    type Limiter = MemoryLimiter;
+    type Changes = RecordedChanges;
+    type Audit = MemoryAudit;
+    type Clock = TestClock;
 }
 
 impl SessionPorts for TestPorts {
@@ -224,6 +239,7 @@ pub struct Harness {
     pub mfa: MfaService<TestPorts>,
     pub access: AccessService<TestPorts>,
     pub organizations: OrganizationService<TestPorts>,
+    pub admin: AdminService<TestPorts>,
 }
 
 pub fn harness() -> Harness {
@@ -290,6 +306,22 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 clock: w.clock(),
                 audit: w.audit(),
                 orgs: w.organizations(),
+            },
+            &settings,
+        ),
+        admin: AdminService::new(
+            AdminAdapters {
+                users: w.users(),
+                roles: w.roles(),
+                orgs: w.organizations(),
+                methods: w.mfa_methods(),
+                backup_codes: w.backup_codes(),
+                sessions: w.sessions(),
+                hot: w.hot(),
+                limiter: w.limiter(),
+                changes: w.access_changes(),
+                audit: w.audit(),
+                clock: w.clock(),
             },
             &settings,
         ),

@@ -7,6 +7,7 @@ use std::future::Future;
 use auth_application::access::Access;
 use auth_application::accounts::Accounts;
 use auth_application::activity::Activity;
+use auth_application::admin::Admin;
 use auth_application::health::HealthReport;
 use auth_application::mfa::Mfa;
 use auth_application::organizations::Organizations;
@@ -29,6 +30,8 @@ pub trait App: Send + Sync + 'static {
     type Access: Access;
     /// The `organizations` context.
     type Organizations: Organizations;
+    /// The `admin` context.
+    type Admin: Admin;
 
     /// Registration, verification, the current user, password change.
     fn accounts(&self) -> &Self::Accounts;
@@ -44,6 +47,8 @@ pub trait App: Send + Sync + 'static {
     fn access(&self) -> &Self::Access;
     /// Tenants, members and invitations.
     fn organizations(&self) -> &Self::Organizations;
+    /// Administration of users.
+    fn admin(&self) -> &Self::Admin;
     /// Pings the dependencies.
     fn health(&self) -> impl Future<Output = HealthReport> + Send;
     /// The product's name on the hosted pages.

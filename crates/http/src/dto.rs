@@ -20,8 +20,21 @@ pub struct UserDto {
     pub email_verified: bool,
     /// Global role names.
     pub roles: Vec<String>,
+    /// Display name (`null` when unset).
+    pub name: Option<String>,
+    /// Bio (`null` when unset).
+    pub bio: Option<String>,
+    /// Avatar, an `https://` URL (`null` when unset).
+    pub avatar_url: Option<String>,
+    /// `active` or `suspended`.
+    #[schema(example = "active")]
+    pub status: &'static str,
+    /// Whether the user has an active second factor.
+    pub mfa_enabled: bool,
     /// Registration time (RFC 3339, UTC).
     pub created_at: DateTime<Utc>,
+    /// Last change to the account.
+    pub updated_at: DateTime<Utc>,
 }
 
 impl UserDto {
@@ -33,7 +46,13 @@ impl UserDto {
             email: user.email.as_str().to_owned(),
             email_verified: user.email_verified,
             roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            name: user.profile.name.clone(),
+            bio: user.profile.bio.clone(),
+            avatar_url: user.profile.avatar_url.clone(),
+            status: user.status.as_str(),
+            mfa_enabled: user.mfa_enabled,
             created_at: user.created_at,
+            updated_at: user.updated_at,
         }
     }
 }

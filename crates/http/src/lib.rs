@@ -26,6 +26,7 @@ pub mod routes;
 pub mod sessions;
 pub mod sign_in;
 pub mod system;
+pub mod users;
 
 #[cfg(test)]
 mod tests;

@@ -39,7 +39,14 @@ use crate::system::{
     CheckStatus, HealthChecks, HealthDetails, HealthDto, LimiterDto, OutboxDto, OverallStatus,
     ProbeDto,
 };
-use crate::{access, accounts, activity, docs, mfa, organizations, sessions, sign_in, system};
+use crate::users::{
+    AdminAuditDto, AdminMethodDto, AdminMfaDto, AdminSessionListDto, AdminSessionsDto,
+    AdminUserDto, LockDto, ProfileBody, SecurityDto, SuspendBody, UserDashboardDto, UserExportDto,
+    UserOrganizationDto, UsersPageDto,
+};
+use crate::{
+    access, accounts, activity, docs, mfa, organizations, sessions, sign_in, system, users,
+};
 
 /// The document.
 #[derive(OpenApi)]
@@ -109,6 +116,21 @@ use crate::{access, accounts, activity, docs, mfa, organizations, sessions, sign
         organizations::accept_invitation,
         organizations::decline_invitation,
         organizations::switch_organization,
+        users::profile,
+        users::update_profile,
+        users::activity,
+        users::dashboard,
+        users::export,
+        users::users,
+        users::user,
+        users::suspend,
+        users::reactivate,
+        users::unlock,
+        users::reset_mfa,
+        users::sessions,
+        users::revoke_sessions,
+        users::unblock_ip,
+        users::audit,
         system::health,
         system::metrics,
         system::jwks,
@@ -136,6 +158,9 @@ use crate::{access, accounts, activity, docs, mfa, organizations, sessions, sign
         AddMemberBody, MemberRoleBody, InvitationDto, InvitationEnvelope, InvitationsDto,
         InviteBody, InvitationTokenBody, OrganizationRefDto, InvitationLookupDto, AcceptedDto,
         SwitchOrganizationBody,
+        ProfileBody, UsersPageDto, UserOrganizationDto, AdminMethodDto, AdminMfaDto,
+        AdminSessionsDto, LockDto, AdminUserDto, SuspendBody, AdminSessionListDto, AdminAuditDto,
+        SecurityDto, UserDashboardDto, UserExportDto,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -144,6 +169,8 @@ use crate::{access, accounts, activity, docs, mfa, organizations, sessions, sign
         (name = "tokens", description = "Access-token validation for other services"),
         (name = "mfa", description = "Second factors, step-up and backup codes"),
         (name = "organizations", description = "Tenants, members, invitations and the organization context of tokens"),
+        (name = "users", description = "Profiles"),
+        (name = "admin", description = "Administration of users, sessions, locks and the audit trail"),
         (name = "access", description = "Authorization for other services, roles, permissions and service keys"),
         (name = "system", description = "Health, keys and documentation"),
     )

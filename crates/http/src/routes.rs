@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::auth::{AppAuthenticator, BearerAuthenticator};
 use crate::client::TrustedProxies;
 use crate::{
-    access, accounts, activity, docs, mfa, openapi, organizations, sessions, sign_in, system,
+    access, accounts, activity, docs, mfa, openapi, organizations, sessions, sign_in, system, users,
 };
 
 /// One route: method, path (OpenAPI syntax) and its handler.
@@ -291,6 +291,69 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             "/api/v1/auth/switch-organization",
             organizations::switch_organization::<A>,
         ),
+        entry(Method::GET, "/api/v1/users/{user_id}", users::profile::<A>),
+        entry(
+            Method::PATCH,
+            "/api/v1/users/{user_id}",
+            users::update_profile::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/users/{user_id}/activity",
+            users::activity::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/users/{user_id}/dashboard",
+            users::dashboard::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/users/{user_id}/export",
+            users::export::<A>,
+        ),
+        entry(Method::GET, "/api/v1/admin/users", users::users::<A>),
+        entry(
+            Method::GET,
+            "/api/v1/admin/users/{user_id}",
+            users::user::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/admin/users/{user_id}/suspend",
+            users::suspend::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/admin/users/{user_id}/reactivate",
+            users::reactivate::<A>,
+        ),
+        entry(
+            Method::POST,
+            "/api/v1/admin/users/{user_id}/unlock",
+            users::unlock::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/users/{user_id}/mfa",
+            users::reset_mfa::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/admin/users/{user_id}/sessions",
+            users::sessions::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/users/{user_id}/sessions",
+            users::revoke_sessions::<A>,
+        ),
+        entry(
+            Method::DELETE,
+            "/api/v1/admin/ip-blocks/{ip}",
+            users::unblock_ip::<A>,
+        ),
+        entry(Method::GET, "/api/v1/admin/audit", users::audit::<A>),
         entry(Method::GET, "/health", system::health::<A>),
         entry(Method::GET, "/metrics", system::metrics::<A>),
         entry(Method::GET, "/.well-known/jwks.json", system::jwks::<A>),

@@ -106,7 +106,7 @@ impl From<&MfaRequired> for MfaRequiredDto {
 )))]
 pub enum LoginResponse {
     /// The session is open.
-    Tokens(LoginTokensDto),
+    Tokens(Box<LoginTokensDto>),
     /// A second factor is due.
     MfaRequired(MfaRequiredDto),
 }
@@ -171,10 +171,10 @@ pub async fn login<A: App>(
     Ok(match app.sign_in().login(request, &client.0).await? {
         LoginOutcome::Tokens(pair) => refresh_cookie::pair_response(
             &pair,
-            &LoginResponse::Tokens(LoginTokensDto {
+            &LoginResponse::Tokens(Box::new(LoginTokensDto {
                 mfa_required: false,
                 pair: TokenPairDto::from(&*pair),
-            }),
+            })),
         ),
         LoginOutcome::MfaRequired(required) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))

@@ -15,6 +15,7 @@ use auth_application::accounts::{
     RegisterError, RegisterRequest, ResetPasswordError, ResetPasswordRequest, VerifyEmailError,
 };
 use auth_application::activity::Activity;
+use auth_application::admin::{Admin, AdminError, AdminUserView};
 use auth_application::health::{HealthReport, Probe};
 use auth_application::mfa::{
     ChallengeError, ChallengeSent, MethodsView, Mfa, NewBackupCodes, RegenerateError, RemoveError,
@@ -81,6 +82,24 @@ struct Fake {
 }
 
 impl Accounts for Fake {
+    async fn profile(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+    ) -> Result<AccountView, auth_application::accounts::ProfileAccessError> {
+        Err(auth_application::accounts::ProfileAccessError::NotFound)
+    }
+    async fn update_profile(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: auth_application::accounts::ProfilePatch,
+        _: &RequestContext,
+    ) -> Result<AccountView, auth_application::accounts::ProfileAccessError> {
+        Err(auth_application::accounts::ProfileAccessError::Invalid(
+            "name", "too long",
+        ))
+    }
     async fn register(
         &self,
         _: RegisterRequest,
@@ -497,7 +516,114 @@ impl Organizations for Fake {
     }
 }
 
+/// Nobody is an administrator.
+impl Admin for Fake {
+    async fn activity(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: Option<auth_domain::AuditEventType>,
+        _: Option<auth_domain::EventId>,
+        _: u32,
+    ) -> Result<Vec<auth_domain::AuditEvent>, AdminError> {
+        Err(AdminError::NotFound)
+    }
+    async fn dashboard(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+    ) -> Result<auth_application::admin::UserDashboard, AdminError> {
+        Err(AdminError::NotFound)
+    }
+    async fn export(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: &RequestContext,
+    ) -> Result<auth_application::admin::UserExport, AdminError> {
+        Err(AdminError::NotFound)
+    }
+    async fn users(
+        &self,
+        _: &AccessClaims,
+        _: auth_domain::accounts::UserFilter,
+        _: Option<UserId>,
+        _: u32,
+    ) -> Result<(Vec<User>, Option<UserId>), AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn user(&self, _: &AccessClaims, _: UserId) -> Result<AdminUserView, AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn suspend(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: String,
+        _: Option<auth_domain::Timestamp>,
+        _: &RequestContext,
+    ) -> Result<User, AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn reactivate(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: &RequestContext,
+    ) -> Result<User, AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn unlock(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: &RequestContext,
+    ) -> Result<User, AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn reset_mfa(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: &RequestContext,
+    ) -> Result<(), AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn sessions(&self, _: &AccessClaims, _: UserId) -> Result<Vec<Session>, AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn revoke_sessions(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: &RequestContext,
+    ) -> Result<(), AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn unblock_ip(
+        &self,
+        _: &AccessClaims,
+        _: std::net::IpAddr,
+        _: &RequestContext,
+    ) -> Result<(), AdminError> {
+        Err(AdminError::Forbidden)
+    }
+    async fn audit(
+        &self,
+        _: &AccessClaims,
+        _: auth_domain::activity::AuditFilter,
+        _: Option<auth_domain::EventId>,
+        _: u32,
+    ) -> Result<Vec<auth_domain::AuditEvent>, AdminError> {
+        Err(AdminError::Forbidden)
+    }
+}
+
 impl App for Fake {
+    type Admin = Self;
+    fn admin(&self) -> &Self {
+        self
+    }
     type Organizations = Self;
     fn organizations(&self) -> &Self {
         self

@@ -69,8 +69,8 @@ pub async fn run_outbox_worker<O, D, C>(
 
 /// Runs the housekeeping sweep every `interval` until `shutdown` turns true.
 /// Safe on several instances at once: every delete is idempotent.
-pub async fn run_sweeper<U, T, S, C, M, P>(
-    sweep: auth_application::housekeeping::Housekeeping<U, T, S, C, M, P>,
+pub async fn run_sweeper<U, T, S, C, M, P, A>(
+    sweep: auth_application::housekeeping::Housekeeping<U, T, S, C, M, P, A>,
     interval: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
@@ -80,6 +80,7 @@ pub async fn run_sweeper<U, T, S, C, M, P>(
     C: Clock,
     M: auth_domain::mfa::MethodRepository,
     P: auth_domain::mfa::PendingLoginRepository,
+    A: auth_domain::access::AccessChanges,
 {
     loop {
         match sweep.sweep().await {

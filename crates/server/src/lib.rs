@@ -101,6 +101,7 @@ impl Application {
                 (db.users(), db.one_time_tokens(), db.sessions()),
                 (db.mfa_methods(), db.pending_logins()),
                 clock.clone(),
+                hot.clone(),
                 &auth_settings,
             ),
             settings.accounts.sweep_interval,
@@ -132,9 +133,7 @@ impl Application {
         if granted > 0 {
             tracing::info!(granted, "bootstrap admins granted");
         }
-        if let Some(changes) = access_changes {
-            tokio::spawn(forward_access_changes(changes, access));
-        }
+        tokio::spawn(forward_access_changes(access_changes, access));
 
         let retry = RetryPolicy {
             max_attempts: settings.mail.max_attempts,

@@ -7,6 +7,7 @@ use auth_application::AuthSettings;
 use auth_application::access::{AccessAdapters, AccessPorts, AccessService};
 use auth_application::accounts::{AccountAdapters, AccountPorts, AccountService};
 use auth_application::activity::{ActivityPorts, ActivityService};
+use auth_application::admin::{AdminAdapters, AdminPorts, AdminService};
 use auth_application::health::{HealthCheck, HealthReport};
 use auth_application::mfa::{MfaAdapters, MfaPorts, MfaService};
 use auth_application::organizations::{OrgAdapters, OrgPorts, OrganizationService};
@@ -117,6 +118,20 @@ impl OrgPorts for ServerPorts {
     type Audit = SeaAudit;
 }
 
+impl AdminPorts for ServerPorts {
+    type Users = SeaUsers;
+    type Roles = SeaRoles;
+    type Orgs = SeaOrganizations;
+    type Methods = SeaMethods;
+    type BackupCodes = SeaBackupCodes;
+    type Sessions = SeaSessions;
+    type Hot = HotState;
+    type Limiter = HotState;
+    type Changes = HotState;
+    type Audit = SeaAudit;
+    type Clock = SharedClock;
+}
+
 impl ActivityPorts for ServerPorts {
     type Audit = SeaAudit;
 }
@@ -130,6 +145,7 @@ pub struct Services {
     mfa: MfaService<ServerPorts>,
     access: Arc<AccessService<ServerPorts>>,
     organizations: OrganizationService<ServerPorts>,
+    admin: AdminService<ServerPorts>,
     health: HealthCheck<Database, HotState, SeaOutbox, HotState>,
     product_name: String,
     jwks: String,
@@ -238,6 +254,22 @@ impl Services {
                 },
                 settings,
             )),
+            admin: AdminService::new(
+                AdminAdapters {
+                    users: db.users(),
+                    roles: db.roles(),
+                    orgs: db.organizations(),
+                    methods: db.mfa_methods(),
+                    backup_codes: db.backup_codes(),
+                    sessions: db.sessions(),
+                    hot: hot.clone(),
+                    limiter: hot.clone(),
+                    changes: hot.clone(),
+                    audit: db.audit(),
+                    clock: clock.clone(),
+                },
+                settings,
+            ),
             organizations: OrganizationService::new(
                 OrgAdapters {
                     users: db.users(),
@@ -299,6 +331,7 @@ impl App for Services {
     type Mfa = MfaService<ServerPorts>;
     type Access = AccessService<ServerPorts>;
     type Organizations = OrganizationService<ServerPorts>;
+    type Admin = AdminService<ServerPorts>;
 
     fn accounts(&self) -> &Self::Accounts {
         &self.accounts
@@ -326,6 +359,10 @@ impl App for Services {
 
     fn organizations(&self) -> &Self::Organizations {
         &self.organizations
+    }
+
+    fn admin(&self) -> &Self::Admin {
+        &self.admin
     }
 
     async fn health(&self) -> HealthReport {

@@ -22,3 +22,4 @@ mod sessions;
 mod store_contract;
 mod system;
 mod token_attacks;
+mod users;

@@ -283,3 +283,97 @@ async fn the_organizations_migration_goes_up_and_down() {
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(env.query_i64("SELECT COUNT(*) FROM organizations").await, 0);
 }
+
+/// Profiles and suspensions: the user columns come and go with the
+/// migration (existing accounts read them as unset), and the users keep
+/// their rows.
+#[tokio::test]
+async fn the_profiles_migration_goes_up_and_down() {
+    let env = TestEnv::new().await;
+    let db = Database::connect(env.database_url.as_str()).await.unwrap();
+    // Every migration before this one (the seventh).
+    Migrator::up(&db, Some(6)).await.unwrap();
+    let now = chrono::Utc::now();
+    let insert = Query::insert()
+        .into_table(Alias::new("users"))
+        .columns(
+            [
+                "id",
+                "email",
+                "email_verified",
+                "password_hash",
+                "status",
+                "created_at",
+                "updated_at",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            uuid::Uuid::now_v7().into(),
+            "old@example.com".into(),
+            true.into(),
+            "$pbkdf2-sha256$x".into(),
+            "active".into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM users WHERE name IS NULL AND bio IS NULL \
+             AND avatar_url IS NULL AND suspended_reason IS NULL \
+             AND suspended_at IS NULL AND suspended_until IS NULL"
+        )
+        .await,
+        1,
+        "existing accounts have no profile and no suspension"
+    );
+    let name = "\u{1F642}".repeat(100);
+    db.execute_unprepared(&format!(
+        "UPDATE users SET name = '{name}', bio = 'b', suspended_reason = 'r' \
+         WHERE email = 'old@example.com'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        env.query_string("SELECT name FROM users WHERE email = 'old@example.com'")
+            .await,
+        name,
+        "a name of 100 four-byte characters fits"
+    );
+    Migrator::down(&db, Some(steps_after(7))).await.unwrap();
+    for column in [
+        "name",
+        "bio",
+        "avatar_url",
+        "suspended_reason",
+        "suspended_at",
+        "suspended_until",
+    ] {
+        assert!(
+            db.execute_unprepared(&format!("SELECT {column} FROM users"))
+                .await
+                .is_err(),
+            "users.{column} is gone"
+        );
+    }
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE email = 'old@example.com'")
+            .await,
+        1,
+        "the users keep their rows"
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM organizations").await,
+        0,
+        "the migrations before it stay"
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE name IS NULL")
+            .await,
+        1
+    );
+}

@@ -348,3 +348,57 @@ async fn audit_lists_an_organizations_events() {
     let db = database(&env).await;
     contract::audit_lists_an_organizations_events(&db.users(), &db.audit(), Utc::now()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_are_replaced_and_cleared() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::profiles_are_replaced_and_cleared(&db.users(), &db.audit(), Utc::now()).await;
+}
+
+/// Suspending revokes the user's sessions in the same transaction, with
+/// the reason stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspension_revokes_sessions_until_reactivated() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::suspension_revokes_sessions_until_reactivated(
+        &db.users(),
+        &db.sessions(),
+        &db.audit(),
+        Utc::now(),
+    )
+    .await;
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM sessions WHERE revoked_reason = 'suspended'")
+            .await,
+        2
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE suspended_at IS NOT NULL")
+            .await,
+        0,
+        "reactivation clears the columns"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_due_suspensions_lift() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::only_due_suspensions_lift(&db.users(), Utc::now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_searched_and_paged() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::users_are_searched_and_paged(&db.users(), &db.organizations(), Utc::now()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_lists_by_user_and_type() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::audit_lists_by_user_and_type(&db.users(), &db.audit(), Utc::now()).await;
+}

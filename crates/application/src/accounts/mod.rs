@@ -5,6 +5,7 @@
 mod cache;
 mod change_password;
 mod mail;
+mod profile;
 mod recovery;
 mod register;
 mod verify_email;
@@ -23,6 +24,7 @@ use auth_domain::{AccessClaims, AccountRequestKind, Email, RequestContext, Role,
 
 pub use cache::ViewCache;
 pub use change_password::{ChangePasswordError, ChangePasswordRequest};
+pub use profile::{ProfileAccessError, ProfilePatch};
 pub use recovery::{ResetPasswordError, ResetPasswordRequest};
 pub use register::{RegisterError, RegisterRequest};
 pub use verify_email::VerifyEmailError;
@@ -102,6 +104,22 @@ pub trait Accounts: Send + Sync + 'static {
         request: ResetPasswordRequest,
         ctx: &RequestContext,
     ) -> impl Future<Output = Result<(), ResetPasswordError>> + Send;
+
+    /// A user's profile: one's own, or anyone's with `users:read`.
+    fn profile(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+    ) -> impl Future<Output = Result<AccountView, ProfileAccessError>> + Send;
+
+    /// Changes a profile: one's own, or anyone's with `users:write`.
+    fn update_profile(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+        patch: ProfilePatch,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<AccountView, ProfileAccessError>> + Send;
 }
 
 /// The ports the `accounts` context uses.
@@ -233,6 +251,24 @@ impl<P: AccountPorts> AccountService<P> {
 }
 
 impl<P: AccountPorts> Accounts for AccountService<P> {
+    async fn profile(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+    ) -> Result<AccountView, ProfileAccessError> {
+        self.read_profile(caller, user).await
+    }
+
+    async fn update_profile(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+        patch: ProfilePatch,
+        ctx: &RequestContext,
+    ) -> Result<AccountView, ProfileAccessError> {
+        self.change_profile(caller, user, patch, ctx).await
+    }
+
     async fn register(
         &self,
         request: RegisterRequest,

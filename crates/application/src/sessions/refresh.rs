@@ -58,6 +58,11 @@ impl<P: SessionPorts> SessionService<P> {
         let session = record.session;
         if !session.is_active(now) {
             tracing::info!(session_id = %session.id, ip = ?ctx.ip, event = "token.refresh_failed", reason = "session_ended", "refresh refused");
+            // A suspension ends every session: say so to the holder of one
+            // of its tokens (API-USERS.md), rather than "invalid".
+            if session.revoked_at.is_some() {
+                self.active_user(&session).await?;
+            }
             return Err(RefreshError::Invalid);
         }
         if let Err(limited) = self.limits.refresh(session.id).await {

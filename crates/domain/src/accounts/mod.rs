@@ -6,5 +6,5 @@ mod ports;
 mod user;
 
 pub use one_time_token::{OneTimeToken, TokenPurpose, TokenState};
-pub use ports::{CreateUserError, NewAccount, OneTimeTokenRepository, UserRepository};
-pub use user::{AccountStatus, SignInRefusal, User};
+pub use ports::{CreateUserError, NewAccount, OneTimeTokenRepository, UserFilter, UserRepository};
+pub use user::{AccountStatus, Profile, ProfileError, SignInRefusal, Suspension, User};

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use super::{AccountStatus, Profile, Suspension};
 use crate::sessions::{RevokeReason, RevokeScope};
 use crate::{
     Effects, Email, OneTimeToken, PasswordHash, RepoError, Role, SessionId, Timestamp, TokenHash,
@@ -81,6 +82,67 @@ pub trait UserRepository: Send + Sync + 'static {
         hash: &PasswordHash,
         now: Timestamp,
     ) -> impl Future<Output = Result<(), RepoError>> + Send;
+
+    /// Replaces the profile and writes `effects`; the updated account, or
+    /// `None` when there is none.
+    fn update_profile(
+        &self,
+        id: UserId,
+        profile: &Profile,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<Option<User>, RepoError>> + Send;
+
+    /// In one transaction: marks the account suspended with `suspension`,
+    /// revokes every active session of the user (reason `Suspended`) and
+    /// writes `effects`. The revoked session ids, or `None` when there is
+    /// no such account.
+    fn suspend(
+        &self,
+        id: UserId,
+        suspension: &Suspension,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<Option<Vec<SessionId>>, RepoError>> + Send;
+
+    /// Makes the account active again and writes `effects`; `false` when
+    /// there is no such account.
+    fn reactivate(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<bool, RepoError>> + Send;
+
+    /// Reactivates every account whose suspension had an `until` at or
+    /// before `now`; returns them.
+    fn lift_suspensions(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<UserId>, RepoError>> + Send;
+
+    /// Accounts matching `filter`, in id order after `after`, at most
+    /// `limit`, and the id the next page starts after (when there is one).
+    fn search(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<(Vec<User>, Option<UserId>), RepoError>> + Send;
+}
+
+/// What an administrator searches users by.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    /// A prefix of the (normalized) email, or a part of the name
+    /// (case-insensitive).
+    pub query: Option<String>,
+    /// Only this status.
+    pub status: Option<AccountStatus>,
+    /// Only holders of this global role.
+    pub role: Option<String>,
+    /// Only members of this organization.
+    pub organization: Option<crate::OrganizationId>,
 }
 
 /// Single-use email tokens (the `one_time_tokens` aggregate).

@@ -40,6 +40,74 @@ impl AccountStatus {
     }
 }
 
+/// What a user says about themselves (API-USERS.md limits, checked by
+/// [`Profile::validated`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// Display name, at most 100 characters.
+    pub name: Option<String>,
+    /// At most 500 characters.
+    pub bio: Option<String>,
+    /// An `https://` URL of at most 2048 characters.
+    pub avatar_url: Option<String>,
+}
+
+/// Why a profile field was refused: the field and the reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileError(pub &'static str, pub &'static str);
+
+fn clean(
+    field: &'static str,
+    value: Option<String>,
+    max_chars: usize,
+) -> Result<Option<String>, ProfileError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let value = value.trim();
+    if value.chars().any(char::is_control) {
+        return Err(ProfileError(field, "control characters are not allowed"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(ProfileError(field, "too long"));
+    }
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+impl Profile {
+    /// The profile with strings trimmed (empty = unset), or the first field
+    /// that breaks the limits: `name` ≤ 100 characters, `bio` ≤ 500,
+    /// `avatar_url` an `https://` URL ≤ 2048, no control characters.
+    ///
+    /// # Errors
+    /// The field and why.
+    pub fn validated(self) -> Result<Self, ProfileError> {
+        let avatar_url = clean("avatar_url", self.avatar_url, 2048)?;
+        if let Some(url) = &avatar_url {
+            let host = url.strip_prefix("https://").unwrap_or_default();
+            if host.is_empty() || host.starts_with('/') || url.contains(char::is_whitespace) {
+                return Err(ProfileError("avatar_url", "must be an https:// URL"));
+            }
+        }
+        Ok(Self {
+            name: clean("name", self.name, 100)?,
+            bio: clean("bio", self.bio, 500)?,
+            avatar_url,
+        })
+    }
+}
+
+/// An administrator's suspension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suspension {
+    /// Why, as the administrator wrote it.
+    pub reason: String,
+    /// Since when.
+    pub since: Timestamp,
+    /// When it lifts by itself, if ever.
+    pub until: Option<Timestamp>,
+}
+
 /// A user account.
 #[derive(Clone, Debug)]
 pub struct User {
@@ -53,6 +121,13 @@ pub struct User {
     pub password_hash: PasswordHash,
     /// Whether the account may be used.
     pub status: AccountStatus,
+    /// Name, bio and avatar, as the user set them.
+    pub profile: Profile,
+    /// Why and until when the account is suspended (with `Suspended`).
+    pub suspension: Option<Suspension>,
+    /// Whether the user has an active second factor (read with the
+    /// account, never written through it).
+    pub mfa_enabled: bool,
     /// When the account was registered.
     pub created_at: Timestamp,
     /// Last change to the record.
@@ -78,6 +153,9 @@ impl User {
             email_verified: false,
             password_hash,
             status: AccountStatus::Active,
+            profile: Profile::default(),
+            suspension: None,
+            mfa_enabled: false,
             created_at: now,
             updated_at: now,
         }
@@ -109,6 +187,51 @@ mod tests {
             PasswordHash::new("x".into()),
             chrono::Utc::now(),
         )
+    }
+
+    #[test]
+    fn profiles_are_trimmed_and_limited() {
+        let ok = Profile {
+            name: Some("  Ada  ".into()),
+            bio: Some(String::new()),
+            avatar_url: Some("https://example.com/a.png".into()),
+        }
+        .validated()
+        .expect("valid");
+        assert_eq!(ok.name.as_deref(), Some("Ada"));
+        assert_eq!(ok.bio, None, "empty is unset");
+        for (profile, field) in [
+            (
+                Profile {
+                    name: Some("a".repeat(101)),
+                    ..Profile::default()
+                },
+                "name",
+            ),
+            (
+                Profile {
+                    bio: Some("line\u{7}".into()),
+                    ..Profile::default()
+                },
+                "bio",
+            ),
+            (
+                Profile {
+                    avatar_url: Some("http://example.com/a.png".into()),
+                    ..Profile::default()
+                },
+                "avatar_url",
+            ),
+            (
+                Profile {
+                    avatar_url: Some("data:image/png;base64,AAAA".into()),
+                    ..Profile::default()
+                },
+                "avatar_url",
+            ),
+        ] {
+            assert_eq!(profile.validated().map_err(|e| e.0), Err(field));
+        }
     }
 
     #[test]

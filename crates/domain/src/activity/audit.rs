@@ -97,6 +97,22 @@ pub enum AuditEventType {
     OrgInvitationRevoked,
     /// A session switched organization.
     OrgSwitched,
+    /// A user changed their profile.
+    ProfileUpdated,
+    /// A user changed their preferences.
+    PreferencesUpdated,
+    /// An administrator suspended the account.
+    AccountSuspended,
+    /// The account is active again.
+    AccountReactivated,
+    /// An administrator cleared the account's lockouts.
+    AccountUnlocked,
+    /// The account was deleted.
+    AccountDeleted,
+    /// The user's data was exported.
+    AccountExported,
+    /// An administrator lifted a login block of an address.
+    IpUnblocked,
 }
 
 impl AuditEventType {
@@ -149,6 +165,14 @@ impl AuditEventType {
             Self::OrgInvitationAccepted => "org.invitation_accepted",
             Self::OrgInvitationRevoked => "org.invitation_revoked",
             Self::OrgSwitched => "org.switched",
+            Self::ProfileUpdated => "profile.updated",
+            Self::PreferencesUpdated => "preferences.updated",
+            Self::AccountSuspended => "account.suspended",
+            Self::AccountReactivated => "account.reactivated",
+            Self::AccountUnlocked => "account.unlocked",
+            Self::AccountDeleted => "account.deleted",
+            Self::AccountExported => "account.exported",
+            Self::IpUnblocked => "ip.unblocked",
         }
     }
     /// Parses a stored name; `None` for a type this build does not know.
@@ -200,6 +224,14 @@ impl AuditEventType {
             "org.invitation_accepted" => Some(Self::OrgInvitationAccepted),
             "org.invitation_revoked" => Some(Self::OrgInvitationRevoked),
             "org.switched" => Some(Self::OrgSwitched),
+            "profile.updated" => Some(Self::ProfileUpdated),
+            "preferences.updated" => Some(Self::PreferencesUpdated),
+            "account.suspended" => Some(Self::AccountSuspended),
+            "account.reactivated" => Some(Self::AccountReactivated),
+            "account.unlocked" => Some(Self::AccountUnlocked),
+            "account.deleted" => Some(Self::AccountDeleted),
+            "account.exported" => Some(Self::AccountExported),
+            "ip.unblocked" => Some(Self::IpUnblocked),
             _ => None,
         }
     }

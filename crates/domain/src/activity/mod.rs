@@ -11,8 +11,8 @@ pub use outbox::{
     SmsMessage,
 };
 pub use ports::{
-    AccountRequests, AuditLog, DeliveryError, MailError, Mailer, OutboxBacklog, OutboxRepository,
-    SmsSender,
+    AccountRequests, AuditFilter, AuditLog, DeliveryError, MailError, Mailer, OutboxBacklog,
+    OutboxRepository, SmsSender,
 };
 
 /// The side effects of a state change: its audit events and the messages it

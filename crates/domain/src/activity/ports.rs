@@ -25,12 +25,31 @@ pub trait AuditLog: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditEvent>, RepoError>> + Send;
 
+    /// Every event matching `filter` (those without a user included when
+    /// no user is asked for) older than `before`, newest first, at most
+    /// `limit`.
+    fn list(
+        &self,
+        filter: &AuditFilter,
+        before: Option<EventId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>, RepoError>> + Send;
+
     /// The newest events filed under `org`, newest first, at most `limit`.
     fn list_for_organization(
         &self,
         org: OrganizationId,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditEvent>, RepoError>> + Send;
+}
+
+/// Which audit events an administrator reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this user's.
+    pub user: Option<UserId>,
+    /// Only this type.
+    pub kind: Option<super::AuditEventType>,
 }
 
 /// The delivery side of the transactional outbox. Messages are written by

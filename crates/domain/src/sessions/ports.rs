@@ -51,6 +51,10 @@ pub enum RevokeReason {
     /// A second factor was added first or removed: other devices sign in
     /// again.
     MfaChanged,
+    /// An administrator suspended the account.
+    Suspended,
+    /// An administrator revoked the user's sessions or reset their MFA.
+    AdminRevoked,
 }
 
 impl RevokeReason {
@@ -66,6 +70,8 @@ impl RevokeReason {
             Self::PasswordReset => "password_reset",
             Self::PasswordGuessing => "password_guessing",
             Self::MfaChanged => "mfa_changed",
+            Self::Suspended => "suspended",
+            Self::AdminRevoked => "admin_revoked",
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::access::RoleRepository;
 use crate::accounts::{
     CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, UserRepository,
 };
-use crate::activity::{AuditLog, OutboxRepository};
+use crate::activity::{AuditFilter, AuditLog, OutboxRepository};
 use crate::sessions::{RevokeReason, RevokeScope, Rotation, SessionRepository};
 use crate::{
     AuditEvent, AuditEventType, Effects, Email, EmailMessage, NewSession, OutboxMessage,
@@ -2644,6 +2644,651 @@ pub async fn audit_lists_an_organizations_events(
     );
 }
 
+fn profile(
+    name: Option<&str>,
+    bio: Option<&str>,
+    avatar: Option<&str>,
+) -> crate::accounts::Profile {
+    crate::accounts::Profile {
+        name: name.map(str::to_owned),
+        bio: bio.map(str::to_owned),
+        avatar_url: avatar.map(str::to_owned),
+    }
+}
+
+fn audit_filter(user: Option<UserId>, kind: Option<AuditEventType>) -> AuditFilter {
+    AuditFilter { user, kind }
+}
+
+/// A profile is replaced as a whole (`None` clears a field), read back as
+/// written (a name of 100 four-byte characters too), and written with its
+/// effects; an unknown account changes nothing.
+pub async fn profiles_are_replaced_and_cleared(
+    users: &impl UserRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let user = registered(users, "pa@example.com", now).await;
+    let fresh = users.find_by_id(user).await.expect("read").expect("found");
+    assert_eq!(
+        fresh.profile,
+        crate::accounts::Profile::default(),
+        "empty at first"
+    );
+    assert_eq!(fresh.suspension, None);
+    let later = now + TimeDelta::seconds(1);
+    let full = profile(
+        Some("Ada Lovelace"),
+        Some("Analyst.\nEngine fan."),
+        Some("https://example.com/ada.png"),
+    );
+    let updated = users
+        .update_profile(
+            user,
+            &full,
+            later,
+            Effects::event(event(AuditEventType::ProfileUpdated, user, later)),
+        )
+        .await
+        .expect("updated")
+        .expect("the account");
+    assert_eq!(updated.profile, full, "the updated account is returned");
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(updated.email, fresh.email, "nothing else changes");
+    let read = users.find_by_id(user).await.expect("read").expect("found");
+    assert_eq!(read.profile, full, "read back as written");
+    assert_eq!(read.updated_at, later);
+    let short = profile(Some("Ada"), None, None);
+    let cleared = users
+        .update_profile(
+            user,
+            &short,
+            later,
+            Effects::event(event(AuditEventType::ProfileUpdated, user, later)),
+        )
+        .await
+        .expect("updated")
+        .expect("the account");
+    assert_eq!(cleared.profile, short, "None clears");
+    assert_eq!(
+        users
+            .find_by_id(user)
+            .await
+            .expect("read")
+            .expect("found")
+            .profile,
+        short
+    );
+    let wide = profile(Some(&"\u{1F642}".repeat(100)), None, None);
+    users
+        .update_profile(user, &wide, later, Effects::default())
+        .await
+        .expect("updated")
+        .expect("the account");
+    assert_eq!(
+        users
+            .find_by_id(user)
+            .await
+            .expect("read")
+            .expect("found")
+            .profile,
+        wide,
+        "100 characters of 4 bytes fit"
+    );
+    let nobody = UserId::generate();
+    assert!(
+        users
+            .update_profile(
+                nobody,
+                &full,
+                later,
+                Effects::event(event(AuditEventType::ProfileUpdated, nobody, later)),
+            )
+            .await
+            .expect("ran")
+            .is_none(),
+        "no such account"
+    );
+    assert!(
+        audit
+            .list(&audit_filter(Some(nobody), None), None, 10)
+            .await
+            .expect("read")
+            .is_empty(),
+        "and no effects"
+    );
+    assert_eq!(
+        audit
+            .list(
+                &audit_filter(Some(user), Some(AuditEventType::ProfileUpdated)),
+                None,
+                10
+            )
+            .await
+            .expect("read")
+            .len(),
+        2,
+        "written with the changes"
+    );
+}
+
+/// Suspending marks the account with its suspension and revokes every
+/// active session of the user (not others'), returning them; reactivating
+/// clears the suspension and leaves the sessions revoked. Unknown accounts
+/// change nothing.
+pub async fn suspension_revokes_sessions_until_reactivated(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let user = registered(users, "sa@example.com", now).await;
+    let other = registered(users, "sb@example.com", now).await;
+    let mut live = Vec::new();
+    let mut ended = None;
+    for (i, owner) in [user, user, user, other].into_iter().enumerate() {
+        let session = session_of(owner, now);
+        sessions
+            .create(
+                NewSession {
+                    session: session.clone(),
+                    refresh_token_hash: TokenHash::of(format!("susp-{i}").as_bytes()),
+                },
+                Effects::default(),
+            )
+            .await
+            .expect("created");
+        match i {
+            0 => ended = Some(session.id),
+            1 | 2 => live.push(session.id),
+            _ => {}
+        }
+    }
+    let ended = ended.expect("a session");
+    sessions
+        .revoke(
+            user,
+            RevokeScope::One(ended),
+            RevokeReason::Logout,
+            now,
+            Effects::default(),
+        )
+        .await
+        .expect("revoked");
+    let suspension = crate::accounts::Suspension {
+        reason: "spam, again".into(),
+        since: now,
+        until: Some(now + TimeDelta::days(7)),
+    };
+    let later = now + TimeDelta::seconds(1);
+    let mut revoked = users
+        .suspend(
+            user,
+            &suspension,
+            later,
+            Effects::event(event(AuditEventType::AccountSuspended, user, later)),
+        )
+        .await
+        .expect("ran")
+        .expect("the account");
+    revoked.sort();
+    live.sort();
+    assert_eq!(revoked, live, "the live sessions, not the ended one");
+    assert!(
+        sessions
+            .list_active(user, later)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        sessions
+            .list_active(other, later)
+            .await
+            .expect("list")
+            .len(),
+        1,
+        "other users keep theirs"
+    );
+    let found = users.find_by_id(user).await.expect("read").expect("found");
+    assert_eq!(found.status, crate::AccountStatus::Suspended);
+    assert_eq!(found.suspension, Some(suspension.clone()));
+    assert_eq!(found.updated_at, later);
+    assert_eq!(
+        users
+            .suspend(user, &suspension, later, Effects::default())
+            .await
+            .expect("ran"),
+        Some(Vec::new()),
+        "nothing left to revoke"
+    );
+    let nobody = UserId::generate();
+    assert_eq!(
+        users
+            .suspend(
+                nobody,
+                &suspension,
+                later,
+                Effects::event(event(AuditEventType::AccountSuspended, nobody, later)),
+            )
+            .await
+            .expect("ran"),
+        None
+    );
+    assert!(
+        !users
+            .reactivate(
+                nobody,
+                later,
+                Effects::event(event(AuditEventType::AccountReactivated, nobody, later)),
+            )
+            .await
+            .expect("ran")
+    );
+    assert!(
+        audit
+            .list(&audit_filter(Some(nobody), None), None, 10)
+            .await
+            .expect("read")
+            .is_empty(),
+        "no effects for unknown accounts"
+    );
+    let after = later + TimeDelta::seconds(1);
+    assert!(
+        users
+            .reactivate(
+                user,
+                after,
+                Effects::event(event(AuditEventType::AccountReactivated, user, after)),
+            )
+            .await
+            .expect("ran")
+    );
+    let found = users.find_by_id(user).await.expect("read").expect("found");
+    assert_eq!(found.status, crate::AccountStatus::Active);
+    assert_eq!(found.suspension, None);
+    assert_eq!(found.updated_at, after);
+    assert!(
+        sessions
+            .list_active(user, after)
+            .await
+            .expect("list")
+            .is_empty(),
+        "the sessions stay revoked"
+    );
+    for kind in [
+        AuditEventType::AccountSuspended,
+        AuditEventType::AccountReactivated,
+    ] {
+        assert_eq!(
+            audit
+                .list(&audit_filter(Some(user), Some(kind)), None, 10)
+                .await
+                .expect("read")
+                .len(),
+            1,
+            "{kind:?} written with the change"
+        );
+    }
+}
+
+/// Suspensions with an `until` at or before `now` lift; later ones and
+/// those without an `until` stay.
+pub async fn only_due_suspensions_lift(users: &impl UserRepository, now: Timestamp) {
+    let now = now.trunc_subsecs(6);
+    let mut due = Vec::new();
+    let mut kept = Vec::new();
+    for (address, until, lifts) in [
+        ("la@example.com", Some(now - TimeDelta::hours(1)), true),
+        ("lb@example.com", Some(now), true),
+        ("lc@example.com", Some(now + TimeDelta::seconds(1)), false),
+        ("ld@example.com", None, false),
+    ] {
+        let user = registered(users, address, now).await;
+        let suspension = crate::accounts::Suspension {
+            reason: "r".into(),
+            since: now - TimeDelta::days(1),
+            until,
+        };
+        users
+            .suspend(user, &suspension, now, Effects::default())
+            .await
+            .expect("ran")
+            .expect("the account");
+        if lifts {
+            due.push(user);
+        } else {
+            kept.push(user);
+        }
+    }
+    let active = registered(users, "le@example.com", now).await;
+    let mut lifted = users.lift_suspensions(now).await.expect("lifted");
+    lifted.sort();
+    due.sort();
+    assert_eq!(lifted, due);
+    for user in &due {
+        let found = users.find_by_id(*user).await.expect("read").expect("found");
+        assert_eq!(found.status, crate::AccountStatus::Active);
+        assert_eq!(found.suspension, None);
+    }
+    for user in &kept {
+        let found = users.find_by_id(*user).await.expect("read").expect("found");
+        assert_eq!(found.status, crate::AccountStatus::Suspended);
+        assert!(found.suspension.is_some());
+    }
+    assert_eq!(
+        users
+            .find_by_id(active)
+            .await
+            .expect("read")
+            .expect("found")
+            .status,
+        crate::AccountStatus::Active
+    );
+    assert!(
+        users
+            .lift_suspensions(now)
+            .await
+            .expect("lifted")
+            .is_empty(),
+        "each lifts once"
+    );
+}
+
+/// Every page of `filter`, `limit` at a time: the ids in order, and the
+/// number of pages.
+async fn all_pages(
+    users: &impl UserRepository,
+    filter: &crate::accounts::UserFilter,
+    limit: u32,
+) -> (Vec<UserId>, usize) {
+    let mut ids = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let (page, next) = users.search(filter, after, limit).await.expect("search");
+        pages += 1;
+        assert!(page.len() <= usize::try_from(limit).expect("small"));
+        ids.extend(page.iter().map(|u| u.id));
+        match next {
+            Some(next) => {
+                assert_eq!(page.last().map(|u| u.id), Some(next), "next = last id");
+                after = Some(next);
+            }
+            None => return (ids, pages),
+        }
+        assert!(pages < 100, "paging ends");
+    }
+}
+
+/// The administrators' search: an email prefix or a part of the name
+/// (case-insensitive, wildcards literal), a status, a global role, a live
+/// organization; in id order, paged after an id.
+pub async fn users_are_searched_and_paged(
+    users: &impl UserRepository,
+    orgs: &impl crate::organizations::OrganizationRepository,
+    now: Timestamp,
+) {
+    use crate::accounts::UserFilter;
+    let now = now.trunc_subsecs(6);
+    let named = |address: &'static str, name: Option<&'static str>| async move {
+        let user = registered(users, address, now).await;
+        if name.is_some() {
+            users
+                .update_profile(user, &profile(name, None, None), now, Effects::default())
+                .await
+                .expect("updated")
+                .expect("the account");
+        }
+        user
+    };
+    let alice = named("alice@example.com", Some("Alice Liddell")).await;
+    let carol = named("carol@example.com", Some("Carol ALIBI")).await;
+    let bob = named("bob@ali.example.com", Some("Bob")).await;
+    let under = named("x_y@example.com", None).await;
+    let xay = named("xay@example.com", Some("100% Xay")).await;
+    let admin = {
+        let mut account = registration("root@example.com", "root", now);
+        account.roles.push(Role::new("admin"));
+        let id = account.user.id;
+        users.create(account).await.expect("created");
+        id
+    };
+    let mut everyone = vec![alice, carol, bob, under, xay, admin];
+    everyone.sort();
+    let find = |filter: UserFilter| async move {
+        let (found, _) = users.search(&filter, None, 100).await.expect("search");
+        found.into_iter().map(|u| u.id).collect::<Vec<_>>()
+    };
+    let query = |q: &str| UserFilter {
+        query: Some(q.to_owned()),
+        ..UserFilter::default()
+    };
+    let sorted = |mut ids: Vec<UserId>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(find(UserFilter::default()).await, everyone);
+    assert_eq!(
+        find(query("ALI")).await,
+        sorted(vec![alice, carol]),
+        "an email prefix or a name part, any case; not the middle of an email"
+    );
+    assert_eq!(find(query("alice@")).await, [alice]);
+    assert_eq!(find(query("liddell")).await, [alice]);
+    assert_eq!(find(query("example")).await, Vec::<UserId>::new());
+    assert_eq!(find(query("x_")).await, [under], "_ is literal");
+    assert_eq!(find(query("0% x")).await, [xay], "% is literal");
+    assert_eq!(find(query("%")).await, [xay]);
+    // Status.
+    let suspension = crate::accounts::Suspension {
+        reason: "r".into(),
+        since: now,
+        until: None,
+    };
+    users
+        .suspend(carol, &suspension, now, Effects::default())
+        .await
+        .expect("ran")
+        .expect("the account");
+    assert_eq!(
+        find(UserFilter {
+            status: Some(crate::AccountStatus::Suspended),
+            ..UserFilter::default()
+        })
+        .await,
+        [carol]
+    );
+    assert_eq!(
+        find(UserFilter {
+            status: Some(crate::AccountStatus::Active),
+            ..query("ali")
+        })
+        .await,
+        [alice],
+        "filters combine"
+    );
+    // Role.
+    assert_eq!(
+        find(UserFilter {
+            role: Some("admin".into()),
+            ..UserFilter::default()
+        })
+        .await,
+        [admin]
+    );
+    assert_eq!(
+        find(UserFilter {
+            role: Some("user".into()),
+            ..UserFilter::default()
+        })
+        .await,
+        everyone,
+        "every account holds `user`"
+    );
+    assert!(
+        find(UserFilter {
+            role: Some("nobody".into()),
+            ..UserFilter::default()
+        })
+        .await
+        .is_empty()
+    );
+    // Organization.
+    let org = organization("Search", "search", now);
+    orgs.create(&new_organization(&org, alice, 5), Effects::default())
+        .await
+        .expect("created");
+    orgs.add_member(
+        &membership(org.id, bob, crate::access::OrgRole::Member, now),
+        10,
+        Effects::default(),
+    )
+    .await
+    .expect("added");
+    let in_org = UserFilter {
+        organization: Some(org.id),
+        ..UserFilter::default()
+    };
+    assert_eq!(find(in_org.clone()).await, sorted(vec![alice, bob]));
+    assert!(
+        find(UserFilter {
+            organization: Some(crate::OrganizationId::generate()),
+            ..UserFilter::default()
+        })
+        .await
+        .is_empty()
+    );
+    // Paging: the next page starts after the last id; an exact fit ends
+    // without an empty page.
+    assert_eq!(
+        all_pages(users, &UserFilter::default(), 2).await,
+        (everyone.clone(), 3)
+    );
+    assert_eq!(
+        all_pages(users, &UserFilter::default(), 4).await,
+        (everyone.clone(), 2)
+    );
+    assert_eq!(
+        all_pages(users, &UserFilter::default(), 6).await,
+        (everyone.clone(), 1)
+    );
+    let (page, next) = users
+        .search(&UserFilter::default(), Some(everyone[3]), 100)
+        .await
+        .expect("search");
+    assert_eq!(
+        page.iter().map(|u| u.id).collect::<Vec<_>>(),
+        everyone[4..],
+        "after is exclusive"
+    );
+    assert_eq!(next, None);
+    let (page, _) = users
+        .search(&query("ali"), None, 100)
+        .await
+        .expect("search");
+    assert_eq!(
+        page.iter()
+            .find(|u| u.id == alice)
+            .map(|u| u.profile.clone()),
+        Some(profile(Some("Alice Liddell"), None, None)),
+        "found accounts are whole"
+    );
+    assert!(
+        orgs.delete(org.id, now, Effects::default())
+            .await
+            .expect("deleted")
+    );
+    assert!(
+        find(in_org).await.is_empty(),
+        "a deleted organization has no members to find"
+    );
+}
+
+/// The administrators' trail: every event, or one user's, or one type's,
+/// older than `before`, newest first, at most `limit`.
+pub async fn audit_lists_by_user_and_type(
+    users: &impl UserRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let user = registered(users, "la1@example.com", now).await;
+    let other = registered(users, "la2@example.com", now).await;
+    for i in 0..3 {
+        audit
+            .record(
+                event(
+                    AuditEventType::LoginSucceeded,
+                    user,
+                    now + TimeDelta::seconds(i),
+                )
+                .with("n", i.to_string()),
+            )
+            .await
+            .expect("recorded");
+    }
+    audit
+        .record(event(AuditEventType::LoginFailed, user, now))
+        .await
+        .expect("recorded");
+    audit
+        .record(event(AuditEventType::LoginSucceeded, other, now))
+        .await
+        .expect("recorded");
+    audit
+        .record(AuditEvent::new(
+            AuditEventType::LoginFailed,
+            None,
+            &RequestContext::default(),
+            now,
+        ))
+        .await
+        .expect("recorded");
+    let all = audit
+        .list(&AuditFilter::default(), None, 100)
+        .await
+        .expect("read");
+    assert_eq!(all.len(), 8, "two registrations and six events");
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    assert_eq!(all[0].user_id, None, "events without a user too");
+    let mine = audit
+        .list(&audit_filter(Some(user), None), None, 100)
+        .await
+        .expect("read");
+    assert_eq!(mine.len(), 5);
+    assert!(mine.iter().all(|e| e.user_id == Some(user)));
+    let failed = audit
+        .list(
+            &audit_filter(None, Some(AuditEventType::LoginFailed)),
+            None,
+            100,
+        )
+        .await
+        .expect("read");
+    assert_eq!(failed.len(), 2);
+    assert!(failed.iter().all(|e| e.kind == AuditEventType::LoginFailed));
+    let both_filters = audit_filter(Some(user), Some(AuditEventType::LoginSucceeded));
+    let first = audit.list(&both_filters, None, 2).await.expect("read");
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].details, [("n".to_owned(), "2".to_owned())]);
+    let rest = audit
+        .list(&both_filters, Some(first[1].id), 10)
+        .await
+        .expect("read");
+    assert_eq!(rest.len(), 1, "before is exclusive");
+    assert_eq!(rest[0].details, [("n".to_owned(), "0".to_owned())]);
+    assert!(
+        audit
+            .list(&audit_filter(Some(UserId::generate()), None), None, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2729,6 +3374,22 @@ mod tests {
         sessions_switch_organization(&w.users(), &w.sessions(), w.now()).await;
         let w = World::new();
         audit_lists_an_organizations_events(&w.users(), &w.audit(), w.now()).await;
+        let w = World::new();
+        profiles_are_replaced_and_cleared(&w.users(), &w.audit(), w.now()).await;
+        let w = World::new();
+        suspension_revokes_sessions_until_reactivated(
+            &w.users(),
+            &w.sessions(),
+            &w.audit(),
+            w.now(),
+        )
+        .await;
+        let w = World::new();
+        only_due_suspensions_lift(&w.users(), w.now()).await;
+        let w = World::new();
+        users_are_searched_and_paged(&w.users(), &w.organizations(), w.now()).await;
+        let w = World::new();
+        audit_lists_by_user_and_type(&w.users(), &w.audit(), w.now()).await;
         let w = World::new();
         let world = w.clone();
         rotation_requires_an_active_account(

@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use super::World;
 use crate::accounts::{
-    CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, UserRepository,
+    AccountStatus, CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, Profile,
+    Suspension, UserFilter, UserRepository,
 };
-use crate::activity::{AuditLog, OutboxBacklog, OutboxRepository};
+use crate::activity::{AuditFilter, AuditLog, OutboxBacklog, OutboxRepository};
 use crate::limits::{Admission, LimiterMode, RateLimiter, Window};
 use crate::sessions::{
     GraceEntry, RefreshGrace, RefreshTokenRecord, RevocationList, RevokeReason, RevokeScope,
@@ -34,6 +35,16 @@ pub struct OutboxRow {
     pub status: OutboxStatus,
     pub lease: Option<Timestamp>,
     pub sent_at: Option<Timestamp>,
+}
+
+/// The account as a read gives it: `mfa_enabled` from its active methods.
+fn with_mfa(state: &super::State, user: &User) -> User {
+    let mut user = user.clone();
+    user.mfa_enabled = state
+        .mfa_methods
+        .iter()
+        .any(|m| m.user_id == user.id && m.is_active());
+    user
 }
 
 pub(super) fn store_effects(state: &mut super::State, effects: Effects) {
@@ -150,13 +161,21 @@ impl UserRepository for MemoryUsers {
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
         let state = self.0.lock();
         state.check()?;
-        Ok(state.users.iter().find(|u| &u.email == email).cloned())
+        Ok(state
+            .users
+            .iter()
+            .find(|u| &u.email == email)
+            .map(|u| with_mfa(&state, u)))
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
         let state = self.0.lock();
         state.check()?;
-        Ok(state.users.iter().find(|u| u.id == id).cloned())
+        Ok(state
+            .users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| with_mfa(&state, u)))
     }
 
     async fn change_password(
@@ -218,6 +237,142 @@ impl UserRepository for MemoryUsers {
             user.updated_at = now;
         }
         Ok(())
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &Profile,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Option<User>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let Some(user) = state.users.iter_mut().find(|u| u.id == id) else {
+            return Ok(None);
+        };
+        user.profile = profile.clone();
+        user.updated_at = now;
+        let updated = user.clone();
+        store_effects(&mut state, effects);
+        Ok(Some(with_mfa(&state, &updated)))
+    }
+
+    async fn suspend(
+        &self,
+        id: UserId,
+        suspension: &Suspension,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Option<Vec<SessionId>>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let Some(user) = state.users.iter_mut().find(|u| u.id == id) else {
+            return Ok(None);
+        };
+        user.status = AccountStatus::Suspended;
+        user.suspension = Some(suspension.clone());
+        user.updated_at = now;
+        let revoked = revoke_in(&mut state, id, RevokeScope::All, now);
+        store_effects(&mut state, effects);
+        Ok(Some(revoked))
+    }
+
+    async fn reactivate(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let Some(user) = state.users.iter_mut().find(|u| u.id == id) else {
+            return Ok(false);
+        };
+        user.status = AccountStatus::Active;
+        user.suspension = None;
+        user.updated_at = now;
+        store_effects(&mut state, effects);
+        Ok(true)
+    }
+
+    async fn lift_suspensions(&self, now: Timestamp) -> Result<Vec<UserId>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let mut lifted = Vec::new();
+        for user in &mut state.users {
+            let due = user.status == AccountStatus::Suspended
+                && user
+                    .suspension
+                    .as_ref()
+                    .and_then(|s| s.until)
+                    .is_some_and(|until| until <= now);
+            if due {
+                user.status = AccountStatus::Active;
+                user.suspension = None;
+                user.updated_at = now;
+                lifted.push(user.id);
+            }
+        }
+        lifted.sort();
+        Ok(lifted)
+    }
+
+    async fn search(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<(Vec<User>, Option<UserId>), RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let query = filter.query.as_deref().map(str::to_lowercase);
+        let mut found: Vec<User> = state
+            .users
+            .iter()
+            .filter(|u| after.is_none_or(|after| u.id > after))
+            .filter(|u| {
+                query.as_deref().is_none_or(|q| {
+                    u.email.as_str().starts_with(q)
+                        || u.profile
+                            .name
+                            .as_deref()
+                            .is_some_and(|name| name.to_lowercase().contains(q))
+                })
+            })
+            .filter(|u| filter.status.is_none_or(|status| u.status == status))
+            .filter(|u| {
+                filter.role.as_deref().is_none_or(|role| {
+                    state
+                        .user_roles
+                        .iter()
+                        .any(|(user, r)| *user == u.id && r.as_str() == role)
+                })
+            })
+            .filter(|u| {
+                filter.organization.is_none_or(|org| {
+                    state
+                        .organizations
+                        .iter()
+                        .any(|(o, deleted)| o.id == org && deleted.is_none())
+                        && state
+                            .memberships
+                            .iter()
+                            .any(|m| m.organization_id == org && m.user_id == u.id)
+                })
+            })
+            .map(|u| with_mfa(&state, u))
+            .collect();
+        found.sort_by_key(|u| u.id);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let more = found.len() > limit;
+        found.truncate(limit);
+        let next = if more {
+            found.last().map(|u| u.id)
+        } else {
+            None
+        };
+        Ok((found, next))
     }
 }
 
@@ -527,6 +682,27 @@ impl AuditLog for MemoryAudit {
             .events
             .iter()
             .filter(|e| e.user_id == Some(user) && before.is_none_or(|b| e.id < b))
+            .cloned()
+            .collect();
+        events.sort_by_key(|e| std::cmp::Reverse(e.id));
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(events)
+    }
+
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        before: Option<EventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let mut events: Vec<AuditEvent> = state
+            .events
+            .iter()
+            .filter(|e| filter.user.is_none_or(|user| e.user_id == Some(user)))
+            .filter(|e| filter.kind.is_none_or(|kind| e.kind == kind))
+            .filter(|e| before.is_none_or(|b| e.id < b))
             .cloned()
             .collect();
         events.sort_by_key(|e| std::cmp::Reverse(e.id));

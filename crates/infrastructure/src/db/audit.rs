@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use auth_domain::activity::AuditLog;
+use auth_domain::activity::{AuditFilter, AuditLog};
 use auth_domain::{AuditEvent, AuditEventType, EventId, OrganizationId, RepoError, UserId};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -58,6 +58,35 @@ impl AuditLog for SeaAudit {
         guarded(async {
             let mut query = audit_events::Entity::find()
                 .filter(audit_events::Column::UserId.eq(user.as_uuid()));
+            if let Some(before) = before {
+                query = query.filter(audit_events::Column::Id.lt(before.as_uuid()));
+            }
+            Ok(query
+                .order_by_desc(audit_events::Column::Id)
+                .limit(u64::from(limit))
+                .all(&self.0.conn)
+                .await?
+                .into_iter()
+                .filter_map(to_event)
+                .collect())
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        filter: &AuditFilter,
+        before: Option<EventId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, RepoError> {
+        guarded(async {
+            let mut query = audit_events::Entity::find();
+            if let Some(user) = filter.user {
+                query = query.filter(audit_events::Column::UserId.eq(user.as_uuid()));
+            }
+            if let Some(kind) = filter.kind {
+                query = query.filter(audit_events::Column::EventType.eq(kind.as_str()));
+            }
             if let Some(before) = before {
                 query = query.filter(audit_events::Column::Id.lt(before.as_uuid()));
             }

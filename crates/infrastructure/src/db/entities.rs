@@ -24,6 +24,12 @@ pub mod users {
         pub status: String,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        pub name: Option<String>,
+        pub bio: Option<String>,
+        pub avatar_url: Option<String>,
+        pub suspended_reason: Option<String>,
+        pub suspended_at: Option<DateTimeUtc>,
+        pub suspended_until: Option<DateTimeUtc>,
     }
 
     no_relations!();

@@ -1,18 +1,54 @@
 //! The `users` aggregate (and, in the same transactions, the rows a
 //! registration or a password change writes with it).
 
-use auth_domain::accounts::{CreateUserError, NewAccount, UserRepository};
+use auth_domain::accounts::{
+    CreateUserError, NewAccount, Profile, Suspension, UserFilter, UserRepository,
+};
 use auth_domain::sessions::{RevokeReason, RevokeScope};
 use auth_domain::{
-    AccountStatus, Effects, Email, PasswordHash, RepoError, SessionId, Timestamp, User, UserId,
+    AccountStatus, Effects, Email, OrganizationId, PasswordHash, RepoError, SessionId, Timestamp,
+    User, UserId,
 };
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::entities::{roles, user_roles, users};
+use super::entities::{mfa_methods, organization_members, organizations, roles, user_roles, users};
 use super::{Database, DbError, effects, guarded, one_time_tokens, sessions};
+
+/// Sets `mfa_enabled` on `users`: one query for all of them.
+async fn with_mfa<C: ConnectionTrait>(
+    conn: &C,
+    mut users: Vec<User>,
+) -> Result<Vec<User>, DbError> {
+    if users.is_empty() {
+        return Ok(users);
+    }
+    let enabled: Vec<uuid::Uuid> = mfa_methods::Entity::find()
+        .select_only()
+        .column(mfa_methods::Column::UserId)
+        .filter(mfa_methods::Column::UserId.is_in(users.iter().map(|u| u.id.as_uuid())))
+        .filter(mfa_methods::Column::Status.eq(auth_domain::mfa::MethodStatus::Active.as_str()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    for user in &mut users {
+        user.mfa_enabled = enabled.contains(&user.id.as_uuid());
+    }
+    Ok(users)
+}
+
+async fn one_with_mfa<C: ConnectionTrait>(
+    conn: &C,
+    user: Option<User>,
+) -> Result<Option<User>, DbError> {
+    Ok(with_mfa(conn, user.into_iter().collect())
+        .await?
+        .into_iter()
+        .next())
+}
 
 /// User accounts on the pool.
 #[derive(Clone, Debug)]
@@ -25,9 +61,104 @@ fn to_user(model: users::Model) -> User {
         email_verified: model.email_verified,
         password_hash: PasswordHash::new(model.password_hash),
         status: AccountStatus::from_stored(&model.status),
+        profile: Profile {
+            name: model.name,
+            bio: model.bio,
+            avatar_url: model.avatar_url,
+        },
+        suspension: model.suspended_at.map(|since| Suspension {
+            reason: model.suspended_reason.unwrap_or_default(),
+            since,
+            until: model.suspended_until,
+        }),
+        mfa_enabled: false,
         created_at: model.created_at,
         updated_at: model.updated_at,
     }
+}
+
+/// The escape character of the `LIKE` patterns built here.
+const LIKE_ESCAPE: char = '!';
+
+/// `text` with the `LIKE` wildcards (and the escape character) escaped.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            escaped.push(LIKE_ESCAPE);
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The holders of the global role `name`.
+fn holders_of(name: &str) -> SelectStatement {
+    Query::select()
+        .column((user_roles::Entity, user_roles::Column::UserId))
+        .from(user_roles::Entity)
+        .inner_join(
+            roles::Entity,
+            Expr::col((roles::Entity, roles::Column::Id))
+                .equals((user_roles::Entity, user_roles::Column::RoleId)),
+        )
+        .and_where(Expr::col((roles::Entity, roles::Column::Name)).eq(name))
+        .to_owned()
+}
+
+/// The members of `org`, while it is live (not deleted).
+fn members_of(org: OrganizationId) -> SelectStatement {
+    Query::select()
+        .column((
+            organization_members::Entity,
+            organization_members::Column::UserId,
+        ))
+        .from(organization_members::Entity)
+        .inner_join(
+            organizations::Entity,
+            Expr::col((organizations::Entity, organizations::Column::Id)).equals((
+                organization_members::Entity,
+                organization_members::Column::OrganizationId,
+            )),
+        )
+        .and_where(
+            Expr::col((
+                organization_members::Entity,
+                organization_members::Column::OrganizationId,
+            ))
+            .eq(org.as_uuid()),
+        )
+        .and_where(Expr::col((organizations::Entity, organizations::Column::DeletedAt)).is_null())
+        .to_owned()
+}
+
+/// Sets the account's status and suspension columns (`None` clears them).
+async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    id: UserId,
+    status: AccountStatus,
+    suspension: Option<&Suspension>,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let updated = users::Entity::update_many()
+        .col_expr(users::Column::Status, Expr::value(status.as_str()))
+        .col_expr(
+            users::Column::SuspendedReason,
+            Expr::value(suspension.map(|s| s.reason.clone())),
+        )
+        .col_expr(
+            users::Column::SuspendedAt,
+            Expr::value(suspension.map(|s| s.since)),
+        )
+        .col_expr(
+            users::Column::SuspendedUntil,
+            Expr::value(suspension.and_then(|s| s.until)),
+        )
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
 }
 
 /// Why a registration's transaction stopped.
@@ -65,6 +196,12 @@ impl SeaUsers {
             status: Set(user.status.as_str().to_owned()),
             created_at: Set(user.created_at),
             updated_at: Set(user.updated_at),
+            name: Set(user.profile.name.clone()),
+            bio: Set(user.profile.bio.clone()),
+            avatar_url: Set(user.profile.avatar_url.clone()),
+            suspended_reason: Set(user.suspension.as_ref().map(|s| s.reason.clone())),
+            suspended_at: Set(user.suspension.as_ref().map(|s| s.since)),
+            suspended_until: Set(user.suspension.as_ref().and_then(|s| s.until)),
         };
         if let Err(err) = users::Entity::insert(row)
             .exec_without_returning(&txn)
@@ -152,21 +289,23 @@ impl UserRepository for SeaUsers {
 
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError> {
         guarded(async {
-            Ok(users::Entity::find()
+            let user = users::Entity::find()
                 .filter(users::Column::Email.eq(email.as_str()))
                 .one(&self.0.conn)
                 .await?
-                .map(to_user))
+                .map(to_user);
+            one_with_mfa(&self.0.conn, user).await
         })
         .await
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepoError> {
         guarded(async {
-            Ok(users::Entity::find_by_id(id.as_uuid())
+            let user = users::Entity::find_by_id(id.as_uuid())
                 .one(&self.0.conn)
                 .await?
-                .map(to_user))
+                .map(to_user);
+            one_with_mfa(&self.0.conn, user).await
         })
         .await
     }
@@ -214,5 +353,200 @@ impl UserRepository for SeaUsers {
         now: Timestamp,
     ) -> Result<(), RepoError> {
         guarded(set_hash(&self.0.conn, id, hash, now)).await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        profile: &Profile,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Option<User>, RepoError> {
+        let updated = guarded(async {
+            let txn = self.0.conn.begin().await?;
+            let updated = users::Entity::update_many()
+                .col_expr(users::Column::Name, Expr::value(profile.name.clone()))
+                .col_expr(users::Column::Bio, Expr::value(profile.bio.clone()))
+                .col_expr(
+                    users::Column::AvatarUrl,
+                    Expr::value(profile.avatar_url.clone()),
+                )
+                .col_expr(users::Column::UpdatedAt, Expr::value(now))
+                .filter(users::Column::Id.eq(id.as_uuid()))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected == 0 {
+                // Nothing written: the transaction rolls back on drop.
+                return Ok(None);
+            }
+            effects::write(&txn, &effects).await?;
+            let user = users::Entity::find_by_id(id.as_uuid()).one(&txn).await?;
+            txn.commit().await?;
+            one_with_mfa(&self.0.conn, user.map(to_user)).await
+        })
+        .await?;
+        if updated.is_some() {
+            self.0.committed(&effects);
+        }
+        Ok(updated)
+    }
+
+    async fn suspend(
+        &self,
+        id: UserId,
+        suspension: &Suspension,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<Option<Vec<SessionId>>, RepoError> {
+        let revoked = guarded(async {
+            // Write first: the account, then its sessions.
+            let txn = self.0.conn.begin().await?;
+            if !set_status(&txn, id, AccountStatus::Suspended, Some(suspension), now).await? {
+                return Ok(None);
+            }
+            let revoked =
+                sessions::revoke_in(&txn, id, RevokeScope::All, RevokeReason::Suspended, now)
+                    .await?;
+            effects::write(&txn, &effects).await?;
+            txn.commit().await?;
+            Ok(Some(revoked))
+        })
+        .await?;
+        if revoked.is_some() {
+            self.0.committed(&effects);
+        }
+        Ok(revoked)
+    }
+
+    async fn reactivate(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let found = guarded(async {
+            let txn = self.0.conn.begin().await?;
+            if !set_status(&txn, id, AccountStatus::Active, None, now).await? {
+                return Ok(false);
+            }
+            effects::write(&txn, &effects).await?;
+            txn.commit().await?;
+            Ok(true)
+        })
+        .await?;
+        if found {
+            self.0.committed(&effects);
+        }
+        Ok(found)
+    }
+
+    async fn lift_suspensions(&self, now: Timestamp) -> Result<Vec<UserId>, RepoError> {
+        guarded(async {
+            let due: Vec<uuid::Uuid> = users::Entity::find()
+                .select_only()
+                .column(users::Column::Id)
+                .filter(users::Column::Status.ne(AccountStatus::Active.as_str()))
+                .filter(users::Column::SuspendedUntil.lte(now))
+                .order_by_asc(users::Column::Id)
+                .into_tuple()
+                .all(&self.0.conn)
+                .await?;
+            // One compare-and-set per account: a suspension renewed
+            // meanwhile stays, and of two sweepers only one reports it.
+            let mut lifted = Vec::new();
+            for id in due {
+                let updated = users::Entity::update_many()
+                    .col_expr(
+                        users::Column::Status,
+                        Expr::value(AccountStatus::Active.as_str()),
+                    )
+                    .col_expr(users::Column::SuspendedReason, Expr::value(None::<String>))
+                    .col_expr(users::Column::SuspendedAt, Expr::value(None::<Timestamp>))
+                    .col_expr(
+                        users::Column::SuspendedUntil,
+                        Expr::value(None::<Timestamp>),
+                    )
+                    .col_expr(users::Column::UpdatedAt, Expr::value(now))
+                    .filter(users::Column::Id.eq(id))
+                    .filter(users::Column::Status.ne(AccountStatus::Active.as_str()))
+                    .filter(users::Column::SuspendedUntil.lte(now))
+                    .exec(&self.0.conn)
+                    .await?;
+                if updated.rows_affected == 1 {
+                    lifted.push(UserId::from_uuid(id));
+                }
+            }
+            Ok(lifted)
+        })
+        .await
+    }
+
+    async fn search(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: u32,
+    ) -> Result<(Vec<User>, Option<UserId>), RepoError> {
+        guarded(async {
+            let mut select = users::Entity::find();
+            if let Some(query) = &filter.query {
+                // Emails are stored normalized (lower case).
+                let query = escape_like(&query.to_lowercase());
+                select = select.filter(
+                    Condition::any()
+                        .add(
+                            Expr::col((users::Entity, users::Column::Email))
+                                .like(LikeExpr::new(format!("{query}%")).escape(LIKE_ESCAPE)),
+                        )
+                        .add(
+                            Expr::expr(Func::lower(Expr::col((
+                                users::Entity,
+                                users::Column::Name,
+                            ))))
+                            .like(LikeExpr::new(format!("%{query}%")).escape(LIKE_ESCAPE)),
+                        ),
+                );
+            }
+            match filter.status {
+                Some(AccountStatus::Active) => {
+                    select =
+                        select.filter(users::Column::Status.eq(AccountStatus::Active.as_str()));
+                }
+                // Any other stored status reads as suspended.
+                Some(AccountStatus::Suspended) => {
+                    select =
+                        select.filter(users::Column::Status.ne(AccountStatus::Active.as_str()));
+                }
+                None => {}
+            }
+            if let Some(role) = &filter.role {
+                select = select.filter(users::Column::Id.in_subquery(holders_of(role)));
+            }
+            if let Some(org) = filter.organization {
+                select = select.filter(users::Column::Id.in_subquery(members_of(org)));
+            }
+            if let Some(after) = after {
+                select = select.filter(users::Column::Id.gt(after.as_uuid()));
+            }
+            let mut found: Vec<User> = select
+                .order_by_asc(users::Column::Id)
+                .limit(u64::from(limit) + 1)
+                .all(&self.0.conn)
+                .await?
+                .into_iter()
+                .map(to_user)
+                .collect();
+            found = with_mfa(&self.0.conn, found).await?;
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            let more = found.len() > limit;
+            found.truncate(limit);
+            let next = if more {
+                found.last().map(|u| u.id)
+            } else {
+                None
+            };
+            Ok((found, next))
+        })
+        .await
     }
 }

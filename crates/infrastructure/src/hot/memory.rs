@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use auth_domain::access::AccessChange;
 use auth_domain::limits::{Admission, LimiterMode, RateLimiter, Window};
 use auth_domain::sessions::{GraceEntry, RefreshGrace, RevocationList};
 use auth_domain::system::HealthProbe;
@@ -19,9 +20,23 @@ pub struct InProcessHotState {
     mirror: Mirror,
     grace: Arc<RwLock<HashMap<String, (GraceEntry, Instant)>>>,
     windows: Arc<LocalWindows>,
+    /// Access changes, for this process's own caches.
+    access_changes: tokio::sync::broadcast::Sender<Option<AccessChange>>,
 }
 
 impl InProcessHotState {
+    /// The changes announced in this process.
+    #[must_use]
+    pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<Option<AccessChange>> {
+        self.access_changes.subscribe()
+    }
+
+    /// Tells this process's caches (there is no other instance).
+    pub fn announce(&self, change: AccessChange) {
+        // No receiver yet (before start-up finished): nothing is cached.
+        let _ = self.access_changes.send(Some(change));
+    }
+
     /// Empty state; `clock` ages the revocation entries.
     #[must_use]
     pub fn new(clock: SharedClock) -> Self {
@@ -29,6 +44,7 @@ impl InProcessHotState {
             mirror: Mirror::new(clock.clone()),
             grace: Arc::default(),
             windows: Arc::new(LocalWindows::new(clock)),
+            access_changes: tokio::sync::broadcast::channel(1024).0,
         }
     }
 }

@@ -54,13 +54,13 @@ impl HotState {
 }
 
 impl HotState {
-    /// Access changes announced by other instances; `None` = drop every
-    /// cache. In one process there are none.
+    /// Access changes announced by any instance, this one included;
+    /// `None` = drop every cache.
     #[must_use]
-    pub fn access_changes(&self) -> Option<tokio::sync::broadcast::Receiver<Option<AccessChange>>> {
+    pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<Option<AccessChange>> {
         match self {
-            Self::InProcess(_) => None,
-            Self::Redis(hot) => Some(hot.access_changes()),
+            Self::InProcess(hot) => hot.access_changes(),
+            Self::Redis(hot) => hot.access_changes(),
         }
     }
 }
@@ -68,8 +68,7 @@ impl HotState {
 impl AccessChanges for HotState {
     async fn announce(&self, change: AccessChange) {
         match self {
-            // One process: the service already dropped its own entries.
-            Self::InProcess(_) => {}
+            Self::InProcess(hot) => hot.announce(change),
             Self::Redis(hot) => hot.announce(change).await,
         }
     }
