@@ -10,6 +10,7 @@ mod m20261126_000001_mfa;
 mod m20261127_000001_service_keys;
 mod m20261128_000001_organizations;
 mod m20261129_000001_profiles;
+mod m20261130_000001_preferences;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_service_keys::Migration),
             Box::new(m20261128_000001_organizations::Migration),
             Box::new(m20261129_000001_profiles::Migration),
+            Box::new(m20261130_000001_preferences::Migration),
         ]
     }
 }

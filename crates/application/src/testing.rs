@@ -41,6 +41,8 @@ impl AccountPorts for TestPorts {
     type Outbox = MemoryOutbox;
     type Audit = MemoryAudit;
     type Invitations = MemoryInvitations;
+    type Methods = MemoryMethods;
+    type Changes = RecordedChanges;
 }
 
 impl FactorPorts for TestPorts {
@@ -263,6 +265,8 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 outbox: w.outbox(),
                 audit: w.audit(),
                 invitations: w.invitations(),
+                methods: w.mfa_methods(),
+                changes: w.access_changes(),
             },
             settings.clone(),
         ),
@@ -365,6 +369,8 @@ pub async fn register_user(h: &Harness, email: &str) -> (User, String) {
         email: Email::parse(email).expect("valid"),
         password: Password::new(STRONG_PASSWORD.into()),
         invitation_token: None,
+        profile: auth_domain::accounts::Profile::default(),
+        preferences: None,
     };
     let view = h
         .accounts

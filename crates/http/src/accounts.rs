@@ -123,6 +123,8 @@ pub async fn register<A: App>(
         email: parse_email(&body.email)?,
         password: required_password(body.password)?,
         invitation_token: body.invitation_token,
+        profile: auth_domain::accounts::Profile::default(),
+        preferences: None,
     };
     let view = app.accounts().register(request, &client.0).await?;
     Ok(HttpResponse::Created().json(UserEnvelope::from(&view)))
@@ -289,6 +291,9 @@ impl From<RegisterError> for ApiError {
             RegisterError::EmailTaken => Self::new(ErrorCode::EmailTaken),
             RegisterError::InvitationInvalid => Self::new(ErrorCode::TokenInvalid),
             RegisterError::InvitationExpired => Self::new(ErrorCode::TokenExpired),
+            RegisterError::Invalid(field, message) => {
+                Self::invalid_field(field, "invalid", message)
+            }
             RegisterError::Failed(failure) => failure.into(),
         }
     }

@@ -41,7 +41,8 @@ use crate::system::{
 };
 use crate::users::{
     AdminAuditDto, AdminMethodDto, AdminMfaDto, AdminSessionListDto, AdminSessionsDto,
-    AdminUserDto, LockDto, ProfileBody, SecurityDto, SuspendBody, UserDashboardDto, UserExportDto,
+    AdminUserDto, DeleteAccountBody, LockDto, PreferencesEnvelope, ProfileBody, RegisterProfile,
+    RegisterWithProfileBody, SecurityDto, SuspendBody, UserDashboardDto, UserExportDto,
     UserOrganizationDto, UsersPageDto,
 };
 use crate::{
@@ -116,8 +117,12 @@ use crate::{
         organizations::accept_invitation,
         organizations::decline_invitation,
         organizations::switch_organization,
+        users::register_with_profile,
         users::profile,
         users::update_profile,
+        users::delete_account,
+        users::preferences,
+        users::update_preferences,
         users::activity,
         users::dashboard,
         users::export,
@@ -160,7 +165,8 @@ use crate::{
         SwitchOrganizationBody,
         ProfileBody, UsersPageDto, UserOrganizationDto, AdminMethodDto, AdminMfaDto,
         AdminSessionsDto, LockDto, AdminUserDto, SuspendBody, AdminSessionListDto, AdminAuditDto,
-        SecurityDto, UserDashboardDto, UserExportDto,
+        SecurityDto, UserDashboardDto, UserExportDto, RegisterProfile, RegisterWithProfileBody,
+        PreferencesEnvelope, DeleteAccountBody,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -291,7 +291,27 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             "/api/v1/auth/switch-organization",
             organizations::switch_organization::<A>,
         ),
+        entry(
+            Method::POST,
+            "/api/v1/users/profile",
+            users::register_with_profile::<A>,
+        ),
         entry(Method::GET, "/api/v1/users/{user_id}", users::profile::<A>),
+        entry(
+            Method::DELETE,
+            "/api/v1/users/{user_id}",
+            users::delete_account::<A>,
+        ),
+        entry(
+            Method::GET,
+            "/api/v1/users/{user_id}/preferences",
+            users::preferences::<A>,
+        ),
+        entry(
+            Method::PATCH,
+            "/api/v1/users/{user_id}/preferences",
+            users::update_preferences::<A>,
+        ),
         entry(
             Method::PATCH,
             "/api/v1/users/{user_id}",

@@ -82,6 +82,37 @@ struct Fake {
 }
 
 impl Accounts for Fake {
+    async fn preferences(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+    ) -> Result<
+        auth_application::accounts::Preferences,
+        auth_application::accounts::ProfileAccessError,
+    > {
+        Ok(auth_application::accounts::Preferences::default())
+    }
+    async fn update_preferences(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: &serde_json::Value,
+        _: &RequestContext,
+    ) -> Result<
+        auth_application::accounts::Preferences,
+        auth_application::accounts::ProfileAccessError,
+    > {
+        Err(auth_application::accounts::ProfileAccessError::NotFound)
+    }
+    async fn delete_account(
+        &self,
+        _: &AccessClaims,
+        _: UserId,
+        _: Option<auth_domain::Password>,
+        _: &RequestContext,
+    ) -> Result<(), auth_application::accounts::DeleteAccountError> {
+        Err(auth_application::accounts::DeleteAccountError::LastOwner)
+    }
     async fn profile(
         &self,
         _: &AccessClaims,

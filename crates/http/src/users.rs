@@ -2,7 +2,7 @@
 //! and the admin API over accounts, sessions, locks and the audit trail.
 
 use actix_web::{HttpResponse, web};
-use auth_application::accounts::{Accounts, ProfileAccessError, ProfilePatch};
+use auth_application::accounts::{Accounts, DeleteAccountError, ProfileAccessError, ProfilePatch};
 use auth_application::admin::{Admin, AdminError, AdminUserView};
 use auth_domain::accounts::UserFilter;
 use auth_domain::activity::AuditFilter;
@@ -25,6 +25,9 @@ impl From<ProfileAccessError> for ApiError {
         match err {
             ProfileAccessError::NotFound => Self::new(ErrorCode::NotFound),
             ProfileAccessError::Invalid(field, message) => {
+                Self::invalid_field(field, "invalid", message)
+            }
+            ProfileAccessError::InvalidPreference(field, message) => {
                 Self::invalid_field(field, "invalid", message)
             }
             ProfileAccessError::Failed(failure) => failure.into(),
@@ -837,4 +840,178 @@ pub async fn export<A: App>(
         audit_events: e.events.iter().map(AuditEventDto::from).collect(),
         exported_at: Utc::now(),
     }))
+}
+
+/// The profile given at registration.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterProfile {
+    /// At most 100 characters.
+    pub name: Option<String>,
+    /// At most 500 characters.
+    pub bio: Option<String>,
+    /// An `https://` URL.
+    pub avatar_url: Option<String>,
+}
+
+/// `POST /api/v1/users/profile`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterWithProfileBody {
+    /// Email address.
+    #[schema(example = "alice@example.com")]
+    pub email: String,
+    /// As for `register`.
+    #[schema(example = "Correct-Horse-42")]
+    pub password: String,
+    /// Name, bio, avatar.
+    pub profile: Option<RegisterProfile>,
+    /// Preferences (as for `PATCH …/preferences`).
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<serde_json::Value>,
+}
+
+/// Register with a complete profile: the same rules, limits and
+/// verification mail as `register`.
+#[utoipa::path(
+    post, path = "/api/v1/users/profile", tag = "users",
+    request_body = RegisterWithProfileBody,
+    responses(
+        (status = 201, description = "Account created; a verification email is on its way", body = UserEnvelope),
+        (status = 409, description = "`email_taken`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed` or `weak_password`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn register_with_profile<A: App>(
+    app: web::Data<A>,
+    client: Client,
+    body: web::Json<RegisterWithProfileBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let profile = body.profile.unwrap_or_default();
+    let request = auth_application::accounts::RegisterRequest {
+        email: crate::accounts::parse_email(&body.email)?,
+        password: crate::accounts::required_password(body.password)?,
+        invitation_token: None,
+        profile: auth_domain::accounts::Profile {
+            name: profile.name,
+            bio: profile.bio,
+            avatar_url: profile.avatar_url,
+        },
+        preferences: body.preferences,
+    };
+    let view = app.accounts().register(request, &client.0).await?;
+    Ok(HttpResponse::Created().json(UserEnvelope::from(&view)))
+}
+
+/// `{preferences}`
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreferencesEnvelope {
+    /// `{locale, timezone, theme, notifications: {security_email, product_email}}`.
+    #[schema(value_type = Object)]
+    pub preferences: auth_application::accounts::Preferences,
+}
+
+/// A user's preferences (self, or `users:read`).
+#[utoipa::path(
+    get, path = "/api/v1/users/{user_id}/preferences", tag = "users",
+    params(("user_id" = String, Path, description = "A user id, or `me`")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Preferences", body = PreferencesEnvelope),
+        (status = 401, description = "`unauthorized`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn preferences<A: App>(
+    app: web::Data<A>,
+    auth: Authenticated,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = subject(&path, &auth)?;
+    let preferences = app.accounts().preferences(&auth.claims, user).await?;
+    Ok(HttpResponse::Ok().json(PreferencesEnvelope { preferences }))
+}
+
+/// Change preferences with an RFC 7396 merge patch (self, or
+/// `users:write`): `locale` BCP 47, `timezone` IANA, `theme` light, dark or
+/// system; unknown keys and turning `security_email` off are 422.
+#[utoipa::path(
+    patch, path = "/api/v1/users/{user_id}/preferences", tag = "users",
+    params(("user_id" = String, Path, description = "A user id, or `me`")),
+    request_body(content = Object, description = "A merge patch", content_type = "application/merge-patch+json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Preferences", body = PreferencesEnvelope),
+        (status = 401, description = "`unauthorized`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_preferences<A: App>(
+    app: web::Data<A>,
+    auth: Authenticated,
+    client: Client,
+    path: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let user = subject(&path, &auth)?;
+    let preferences = app
+        .accounts()
+        .update_preferences(&auth.claims, user, &body, &client.0)
+        .await?;
+    Ok(HttpResponse::Ok().json(PreferencesEnvelope { preferences }))
+}
+
+/// `DELETE /api/v1/users/{user_id}`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountBody {
+    /// The password: required to delete one's own account.
+    pub password: Option<String>,
+}
+
+/// Delete an account: one's own (step-up and the password), or anyone's
+/// with `users:write` + step-up. Personal data goes; audit rows keep the id.
+#[utoipa::path(
+    delete, path = "/api/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "A user id, or `me`")),
+    request_body(content = DeleteAccountBody, description = "`{password}` for one's own account"),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`unauthorized`, `invalid_credentials` or `step_up_required`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`last_owner`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the password is required", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_account<A: App>(
+    app: web::Data<A>,
+    auth: Authenticated,
+    client: Client,
+    path: web::Path<String>,
+    body: Option<web::Json<DeleteAccountBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let user = subject(&path, &auth)?;
+    let password = body
+        .and_then(|b| b.into_inner().password)
+        .map(auth_domain::Password::new);
+    app.accounts()
+        .delete_account(&auth.claims, user, password, &client.0)
+        .await
+        .map_err(|err| match err {
+            DeleteAccountError::NotFound => ApiError::new(ErrorCode::NotFound),
+            DeleteAccountError::PasswordRequired => {
+                ApiError::invalid_field("password", "required", "password is required")
+            }
+            DeleteAccountError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials),
+            DeleteAccountError::LastOwner => ApiError::new(ErrorCode::LastOwner),
+            DeleteAccountError::StepUp(required) => {
+                ApiError::step_up(required.acr.as_str(), required.max_age.as_secs())
+            }
+            DeleteAccountError::Failed(failure) => failure.into(),
+        })?;
+    Ok(HttpResponse::NoContent().finish())
 }

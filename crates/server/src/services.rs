@@ -43,6 +43,8 @@ impl AccountPorts for ServerPorts {
     type Outbox = SeaOutbox;
     type Audit = SeaAudit;
     type Invitations = SeaInvitations;
+    type Methods = SeaMethods;
+    type Changes = HotState;
 }
 
 impl FactorPorts for ServerPorts {
@@ -208,6 +210,8 @@ impl Services {
                     outbox: db.outbox(),
                     audit: db.audit(),
                     invitations: db.invitations(),
+                    methods: db.mfa_methods(),
+                    changes: hot.clone(),
                 },
                 settings.clone(),
             )),

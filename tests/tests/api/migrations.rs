@@ -377,3 +377,88 @@ async fn the_profiles_migration_goes_up_and_down() {
         1
     );
 }
+
+/// Preferences: the user column comes and goes with the migration
+/// (existing accounts read it as unset), and the users keep their rows.
+#[tokio::test]
+async fn the_preferences_migration_goes_up_and_down() {
+    let env = TestEnv::new().await;
+    let db = Database::connect(env.database_url.as_str()).await.unwrap();
+    // Every migration before this one (the eighth).
+    Migrator::up(&db, Some(7)).await.unwrap();
+    let now = chrono::Utc::now();
+    let insert = Query::insert()
+        .into_table(Alias::new("users"))
+        .columns(
+            [
+                "id",
+                "email",
+                "email_verified",
+                "password_hash",
+                "status",
+                "created_at",
+                "updated_at",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            uuid::Uuid::now_v7().into(),
+            "old@example.com".into(),
+            true.into(),
+            "$pbkdf2-sha256$x".into(),
+            "active".into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await.unwrap();
+    assert!(
+        db.execute_unprepared("SELECT preferences FROM users")
+            .await
+            .is_err(),
+        "not there before"
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE preferences IS NULL")
+            .await,
+        1,
+        "existing accounts have no preferences"
+    );
+    let stored = r#"{"locale":"de-CH-1996","timezone":"Europe/Zurich"}"#;
+    db.execute_unprepared(&format!(
+        "UPDATE users SET preferences = '{stored}' WHERE email = 'old@example.com'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        env.query_string("SELECT preferences FROM users WHERE email = 'old@example.com'")
+            .await,
+        stored
+    );
+    Migrator::down(&db, Some(steps_after(8))).await.unwrap();
+    assert!(
+        db.execute_unprepared("SELECT preferences FROM users")
+            .await
+            .is_err(),
+        "users.preferences is gone"
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE email = 'old@example.com'")
+            .await,
+        1,
+        "the users keep their rows"
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE name IS NULL")
+            .await,
+        1,
+        "the migrations before it stay"
+    );
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE preferences IS NULL")
+            .await,
+        1
+    );
+}

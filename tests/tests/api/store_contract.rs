@@ -402,3 +402,103 @@ async fn audit_lists_by_user_and_type() {
     let db = database(&env).await;
     contract::audit_lists_by_user_and_type(&db.users(), &db.audit(), Utc::now()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferences_are_replaced_as_a_whole() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    contract::preferences_are_replaced_as_a_whole(&db.users(), &db.audit(), Utc::now()).await;
+    // Stored as the text written, in the user's row.
+    assert_eq!(
+        env.query_string("SELECT preferences FROM users WHERE email = 'prefs@example.com'")
+            .await,
+        r#"{"theme":"dark"}"#
+    );
+}
+
+/// Deleting accounts leaves no row that points at them but their audit
+/// rows (with addresses, user agents and details cleared), and their email
+/// address nowhere in the database: not in queued or sent messages, not in
+/// invitations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_deletion_leaves_nothing_personal() {
+    let env = TestEnv::new().await;
+    let db = database(&env).await;
+    let now = Utc::now();
+    contract::account_deletion_erases_the_person(
+        &db.users(),
+        &db.sessions(),
+        &db.mfa_methods(),
+        &db.backup_codes(),
+        &db.pending_logins(),
+        &db.audit(),
+        now,
+    )
+    .await;
+    contract::account_deletion_spares_the_last_owner(
+        &db.users(),
+        &db.sessions(),
+        &db.organizations(),
+        &db.invitations(),
+        &db.audit(),
+        now,
+    )
+    .await;
+
+    for table in [
+        "sessions",
+        "one_time_tokens",
+        "mfa_methods",
+        "mfa_challenges",
+        "mfa_backup_codes",
+        "mfa_pending_logins",
+        "organization_members",
+        "user_roles",
+    ] {
+        assert_eq!(
+            env.query_i64(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE user_id NOT IN (SELECT id FROM users)"
+            ))
+            .await,
+            0,
+            "{table} keeps nothing of a deleted account"
+        );
+    }
+    assert_eq!(
+        env.query_i64(
+            "SELECT COUNT(*) FROM refresh_tokens WHERE session_id NOT IN (SELECT id FROM sessions)"
+        )
+        .await,
+        0
+    );
+    let orphaned = "FROM audit_events WHERE user_id NOT IN (SELECT id FROM users)";
+    assert!(
+        env.query_i64(&format!("SELECT COUNT(*) {orphaned}")).await >= 6,
+        "the audit rows of the deleted accounts stay"
+    );
+    assert_eq!(
+        env.query_i64(&format!(
+            "SELECT COUNT(*) {orphaned} AND (ip IS NOT NULL OR user_agent IS NOT NULL \
+             OR details <> '{{}}')"
+        ))
+        .await,
+        0,
+        "cleared"
+    );
+    assert_eq!(
+        env.query_i64("SELECT COUNT(*) FROM users WHERE preferences IS NOT NULL")
+            .await,
+        0,
+        "the preferences went with the rows"
+    );
+
+    let dump = env.dump().await;
+    for address in [contract::ERASED_ADDRESS, contract::DEPARTED_ADDRESS] {
+        let left: Vec<&str> = dump.lines().filter(|row| row.contains(address)).collect();
+        assert!(left.is_empty(), "{address} is still stored: {left:#?}");
+    }
+    assert!(
+        dump.contains("kept@example.com") && dump.contains("partner@example.com"),
+        "the other accounts stay"
+    );
+}

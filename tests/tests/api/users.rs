@@ -1376,3 +1376,156 @@ async fn an_admin_manages_sessions_mfa_ip_blocks_and_reads_the_audit_trail() {
         .await
         .assert_problem(401, "unauthorized");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_with_a_profile_and_preferences_by_merge_patch() {
+    let env = TestEnv::new().await;
+    let app = env.spawn().await;
+    let address = email("profiled");
+    let created = app
+        .post(
+            "/api/v1/users/profile",
+            &json!({
+                "email": address, "password": PASSWORD,
+                "profile": {"name": "  Ada Lovelace ", "avatar_url": "https://example.com/ada.png"},
+                "preferences": {"locale": "en-GB", "timezone": "Europe/London"},
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["user"]["name"], "Ada Lovelace");
+    assert_eq!(created.body["user"]["email_verified"], false);
+    let token = app.verification_token(&address).await;
+    assert_eq!(
+        app.post(&format!("/api/v1/auth/verify-email/{token}"), &json!(null))
+            .await
+            .status,
+        200
+    );
+    let login = app.login(&address, PASSWORD).await;
+    let access = login.str("access_token");
+    let prefs = app
+        .get_authed("/api/v1/users/me/preferences", &access)
+        .await;
+    assert_eq!(prefs.status, 200, "{}", prefs.text);
+    assert_eq!(prefs.body["preferences"]["locale"], "en-GB");
+    assert_eq!(prefs.body["preferences"]["theme"], "system");
+    assert_eq!(
+        prefs.body["preferences"]["notifications"]["security_email"],
+        true
+    );
+
+    let merge = |body: Value| {
+        app.send(
+            app.client
+                .patch(app.url("/api/v1/users/me/preferences"))
+                .bearer_auth(&access)
+                .header("content-type", "application/merge-patch+json")
+                .body(body.to_string()),
+        )
+    };
+    let dark = merge(json!({"theme": "dark", "locale": null})).await;
+    assert_eq!(dark.status, 200, "{}", dark.text);
+    assert_eq!(dark.body["preferences"]["theme"], "dark");
+    assert_eq!(dark.body["preferences"]["locale"], Value::Null);
+    assert_eq!(dark.body["preferences"]["timezone"], "Europe/London");
+    for bad in [
+        json!({"colour": "red"}),
+        json!({"locale": "english"}),
+        json!({"timezone": "Mars/Olympus"}),
+        json!({"theme": "neon"}),
+        json!({"notifications": {"security_email": false}}),
+    ] {
+        merge(bad.clone())
+            .await
+            .assert_problem(422, "validation_failed");
+    }
+    assert_eq!(audit_count(&env, "preferences.updated").await, 1);
+
+    let stranger = app.verified_login(&email("stranger")).await;
+    app.get_authed(
+        &format!("/api/v1/users/{}/preferences", user_id(&login)),
+        &stranger.str("access_token"),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.post(
+        "/api/v1/users/profile",
+        &json!({"email": email("bad"), "password": PASSWORD, "profile": {"avatar_url": "http://x.example"}}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_an_account_removes_personal_data_and_keeps_the_audit_ids() {
+    let env = TestEnv::new().await;
+    let app = env.spawn().await;
+    let address = email("leaving");
+    let login = app.verified_login(&address).await;
+    let id = user_id(&login);
+    let access = login.str("access_token");
+    assert_eq!(
+        patch(
+            &app,
+            "/api/v1/users/me",
+            &access,
+            &json!({"name": "Zed Leaving"})
+        )
+        .await
+        .status,
+        200
+    );
+
+    // The last owner of an organization cannot leave it ownerless.
+    let org = app
+        .post_authed("/api/v1/organizations", &access, &json!({"name": "Solo"}))
+        .await;
+    assert_eq!(org.status, 201, "{}", org.text);
+    let delete = |password: Option<&str>| {
+        let request = app
+            .client
+            .delete(app.url("/api/v1/users/me"))
+            .bearer_auth(&access);
+        let request = match password {
+            Some(p) => request.json(&json!({ "password": p })),
+            None => request,
+        };
+        app.send(request)
+    };
+    delete(Some(PASSWORD))
+        .await
+        .assert_problem(409, "last_owner");
+    let org_id = org.body["organization"]["id"].as_str().unwrap().to_owned();
+    // A fresh login: deleting an organization needs a recent proof too.
+    assert_eq!(
+        app.delete_authed(&format!("/api/v1/organizations/{org_id}"), &access)
+            .await
+            .status,
+        204
+    );
+
+    delete(None).await.assert_problem(422, "validation_failed");
+    delete(Some("Wrong-Horse-99"))
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let deleted = delete(Some(PASSWORD)).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+
+    app.get_authed("/api/v1/auth/me", &access)
+        .await
+        .assert_problem(401, "unauthorized");
+    app.login(&address, PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let stored = env.dump().await;
+    let left: Vec<&str> = stored.lines().filter(|l| l.contains(&address)).collect();
+    assert!(left.is_empty(), "the address is gone everywhere: {left:#?}");
+    assert!(!stored.contains("Zed Leaving"), "the name is gone");
+    assert!(
+        env.query_i64("SELECT COUNT(*) FROM audit_events WHERE event_type = 'account.deleted'")
+            .await
+            == 1
+    );
+    assert!(stored.contains(&id), "audit rows keep the user id");
+}

@@ -4,7 +4,9 @@
 
 mod cache;
 mod change_password;
+mod delete;
 mod mail;
+mod preferences;
 mod profile;
 mod recovery;
 mod register;
@@ -20,10 +22,14 @@ use auth_domain::organizations::InvitationRepository;
 use auth_domain::password::PasswordHasher;
 use auth_domain::sessions::{RevocationList, SessionRepository};
 use auth_domain::system::{Clock, SecureRandom};
-use auth_domain::{AccessClaims, AccountRequestKind, Email, RequestContext, Role, User, UserId};
+use auth_domain::{
+    AccessClaims, AccountRequestKind, Email, Password, RequestContext, Role, User, UserId,
+};
 
 pub use cache::ViewCache;
 pub use change_password::{ChangePasswordError, ChangePasswordRequest};
+pub use delete::DeleteAccountError;
+pub use preferences::{Notifications, Preferences, Theme};
 pub use profile::{ProfileAccessError, ProfilePatch};
 pub use recovery::{ResetPasswordError, ResetPasswordRequest};
 pub use register::{RegisterError, RegisterRequest};
@@ -120,6 +126,33 @@ pub trait Accounts: Send + Sync + 'static {
         patch: ProfilePatch,
         ctx: &RequestContext,
     ) -> impl Future<Output = Result<AccountView, ProfileAccessError>> + Send;
+
+    /// A user's preferences: one's own, or anyone's with `users:read`.
+    fn preferences(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+    ) -> impl Future<Output = Result<Preferences, ProfileAccessError>> + Send;
+
+    /// Changes preferences by a merge patch: one's own, or anyone's with
+    /// `users:write`.
+    fn update_preferences(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+        patch: &serde_json::Value,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<Preferences, ProfileAccessError>> + Send;
+
+    /// Deletes an account: one's own with a recent proof and the password,
+    /// or anyone's with `users:write` and a recent proof.
+    fn delete_account(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+        password: Option<Password>,
+        ctx: &RequestContext,
+    ) -> impl Future<Output = Result<(), DeleteAccountError>> + Send;
 }
 
 /// The ports the `accounts` context uses.
@@ -148,6 +181,10 @@ pub trait AccountPorts: Send + Sync + 'static {
     type Audit: AuditLog + Clone;
     /// Invitations, for registrations that follow one.
     type Invitations: InvitationRepository + Clone;
+    /// Second-factor methods (what step-up asks for).
+    type Methods: auth_domain::mfa::MethodRepository + Clone;
+    /// The other instances' access caches.
+    type Changes: auth_domain::access::AccessChanges + Clone;
 }
 
 /// The adapters an [`AccountService`] is built from.
@@ -177,6 +214,10 @@ pub struct AccountAdapters<P: AccountPorts> {
     pub audit: P::Audit,
     /// Invitations.
     pub invitations: P::Invitations,
+    /// Second-factor methods.
+    pub methods: P::Methods,
+    /// Change announcements.
+    pub changes: P::Changes,
 }
 
 /// The `accounts` use cases.
@@ -190,6 +231,8 @@ pub struct AccountService<P: AccountPorts> {
     outbox: P::Outbox,
     audit: P::Audit,
     invitations: P::Invitations,
+    changes: P::Changes,
+    step_up: crate::shared::StepUp<P::Methods, P::Clock>,
     random: P::Random,
     clock: P::Clock,
     settings: AuthSettings,
@@ -219,9 +262,17 @@ impl<P: AccountPorts> AccountService<P> {
             outbox,
             audit,
             invitations,
+            methods,
+            changes,
         } = adapters;
         Self {
             invitations,
+            changes,
+            step_up: crate::shared::StepUp::new(
+                methods,
+                clock.clone(),
+                settings.mfa.step_up_max_age,
+            ),
             users,
             one_time_tokens,
             roles,
@@ -251,6 +302,34 @@ impl<P: AccountPorts> AccountService<P> {
 }
 
 impl<P: AccountPorts> Accounts for AccountService<P> {
+    async fn preferences(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+    ) -> Result<Preferences, ProfileAccessError> {
+        self.read_preferences(caller, user).await
+    }
+
+    async fn update_preferences(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+        patch: &serde_json::Value,
+        ctx: &RequestContext,
+    ) -> Result<Preferences, ProfileAccessError> {
+        self.change_preferences(caller, user, patch, ctx).await
+    }
+
+    async fn delete_account(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+        password: Option<Password>,
+        ctx: &RequestContext,
+    ) -> Result<(), DeleteAccountError> {
+        self.delete_user(caller, user, password, ctx).await
+    }
+
     async fn profile(
         &self,
         caller: &AccessClaims,

@@ -29,6 +29,9 @@ pub enum ProfileAccessError {
     /// A field breaks the limits (422).
     #[error("invalid {0}: {1}")]
     Invalid(&'static str, &'static str),
+    /// A preference is wrong (422).
+    #[error("invalid {0}: {1}")]
+    InvalidPreference(&'static str, String),
     /// A dependency failed.
     #[error(transparent)]
     Failed(#[from] Failure),
@@ -36,7 +39,7 @@ pub enum ProfileAccessError {
 
 impl<P: AccountPorts> AccountService<P> {
     /// Whether `caller` may act on `user`: itself, or holding `permission`.
-    async fn may(
+    pub(super) async fn may(
         &self,
         caller: &AccessClaims,
         user: UserId,
@@ -56,14 +59,26 @@ impl<P: AccountPorts> AccountService<P> {
         Ok(catalog.granting_role(&roles, &permission).is_some())
     }
 
+    /// `NotFound` unless `caller` may act on `user` (see [`Self::may`]).
+    pub(super) async fn visible(
+        &self,
+        caller: &AccessClaims,
+        user: UserId,
+        permission: &str,
+    ) -> Result<(), ProfileAccessError> {
+        if self.may(caller, user, permission).await? {
+            Ok(())
+        } else {
+            Err(ProfileAccessError::NotFound)
+        }
+    }
+
     pub(super) async fn read_profile(
         &self,
         caller: &AccessClaims,
         user: UserId,
     ) -> Result<AccountView, ProfileAccessError> {
-        if !self.may(caller, user, "users:read").await? {
-            return Err(ProfileAccessError::NotFound);
-        }
+        self.visible(caller, user, "users:read").await?;
         let found = self
             .users
             .find_by_id(user)

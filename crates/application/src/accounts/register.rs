@@ -25,6 +25,10 @@ pub struct RegisterRequest {
     /// The token of an invitation to this address: the address counts as
     /// verified and the account joins the organization.
     pub invitation_token: Option<String>,
+    /// Name, bio and avatar given at registration.
+    pub profile: auth_domain::accounts::Profile,
+    /// Preferences given at registration (a merge patch over the defaults).
+    pub preferences: Option<serde_json::Value>,
 }
 
 /// Why a registration was refused.
@@ -42,6 +46,9 @@ pub enum RegisterError {
     /// The invitation expired.
     #[error("expired invitation")]
     InvitationExpired,
+    /// A profile or preference field is wrong (422).
+    #[error("invalid {0}: {1}")]
+    Invalid(&'static str, String),
     /// A dependency failed; nothing was stored.
     #[error(transparent)]
     Failed(#[from] Failure),
@@ -74,6 +81,22 @@ impl<P: AccountPorts> AccountService<P> {
         {
             return Err(RegisterError::EmailTaken);
         }
+        let profile = request
+            .profile
+            .clone()
+            .validated()
+            .map_err(|e| RegisterError::Invalid(e.0, e.1.to_owned()))?;
+        let preferences = match &request.preferences {
+            Some(patch) => Some(
+                serde_json::to_string(
+                    &super::Preferences::default()
+                        .patched(patch)
+                        .map_err(|(field, why)| RegisterError::Invalid(field, why))?,
+                )
+                .map_err(|e| Failure::Internal(e.to_string()))?,
+            ),
+            None => None,
+        };
         let invitation = match &request.invitation_token {
             Some(token) => self.invitation_for(token, &request.email).await?,
             None => None,
@@ -81,6 +104,7 @@ impl<P: AccountPorts> AccountService<P> {
         let password_hash = self.credentials.hash(request.password, ctx).await?;
         let now = self.clock.now();
         let mut user = User::register(request.email, password_hash, now);
+        user.profile = profile;
         // Following the mailed invitation proves the address.
         user.email_verified = invitation.is_some();
 
@@ -142,6 +166,12 @@ impl<P: AccountPorts> AccountService<P> {
         }
         if let Some(invitation) = invitation {
             self.join(&invitation, &user, ctx).await?;
+        }
+        if let Some(preferences) = preferences {
+            self.users
+                .set_preferences(user.id, &preferences, now, Effects::default())
+                .await
+                .map_err(Failure::from)?;
         }
         Ok(AccountView { user, roles })
     }
@@ -225,6 +255,8 @@ mod tests {
             email: Email::parse(email).expect("valid"),
             password: Password::new(password.into()),
             invitation_token: None,
+            profile: auth_domain::accounts::Profile::default(),
+            preferences: None,
         }
     }
 

@@ -3,8 +3,13 @@
 
 mod one_time_token;
 mod ports;
+mod preferences;
 mod user;
 
 pub use one_time_token::{OneTimeToken, TokenPurpose, TokenState};
-pub use ports::{CreateUserError, NewAccount, OneTimeTokenRepository, UserFilter, UserRepository};
+pub use ports::{
+    AccountDeletion, CreateUserError, NewAccount, OneTimeTokenRepository, UserFilter,
+    UserRepository,
+};
+pub use preferences::{valid_locale, valid_timezone};
 pub use user::{AccountStatus, Profile, ProfileError, SignInRefusal, Suspension, User};

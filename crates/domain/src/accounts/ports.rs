@@ -121,6 +121,36 @@ pub trait UserRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<Vec<UserId>, RepoError>> + Send;
 
+    /// The user's preferences as stored (a JSON object), `None` when never
+    /// set or no such user.
+    fn preferences(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<String>, RepoError>> + Send;
+
+    /// Replaces the preferences (a JSON object) and writes `effects`;
+    /// `false` when there is no such user.
+    fn set_preferences(
+        &self,
+        id: UserId,
+        preferences: &str,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<bool, RepoError>> + Send;
+
+    /// Deletes the account and everything personal that hangs off it
+    /// (sessions, tokens, methods, codes, memberships, preferences), keeps
+    /// its audit rows with the user id only (addresses, user agents and
+    /// details cleared), writes `effects`, in one transaction — unless the
+    /// user is the last owner of a live organization. Returns the revoked
+    /// sessions.
+    fn delete_account(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> impl Future<Output = Result<AccountDeletion, RepoError>> + Send;
+
     /// Accounts matching `filter`, in id order after `after`, at most
     /// `limit`, and the id the next page starts after (when there is one).
     fn search(
@@ -129,6 +159,17 @@ pub trait UserRepository: Send + Sync + 'static {
         after: Option<UserId>,
         limit: u32,
     ) -> impl Future<Output = Result<(Vec<User>, Option<UserId>), RepoError>> + Send;
+}
+
+/// What deleting an account did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountDeletion {
+    /// Deleted; these sessions were live and must be refused everywhere.
+    Deleted(Vec<SessionId>),
+    /// The user is the last owner of an organization: nothing changed.
+    LastOwner,
+    /// No such account.
+    NotFound,
 }
 
 /// What an administrator searches users by.

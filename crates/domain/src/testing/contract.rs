@@ -3289,6 +3289,544 @@ pub async fn audit_lists_by_user_and_type(
     );
 }
 
+/// Preferences are `None` until set, then read back as last written (a
+/// whole replacement), written with their effects; an unknown account
+/// changes nothing.
+pub async fn preferences_are_replaced_as_a_whole(
+    users: &impl UserRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let user = registered(users, "prefs@example.com", now).await;
+    assert_eq!(users.preferences(user).await.expect("read"), None, "unset");
+    let nobody = UserId::generate();
+    assert_eq!(users.preferences(nobody).await.expect("read"), None);
+    let later = now + TimeDelta::seconds(1);
+    let updated = |who| Effects::event(event(AuditEventType::PreferencesUpdated, who, later));
+    let first = r#"{"locale":"en-GB","timezone":"Europe/London"}"#;
+    assert!(
+        users
+            .set_preferences(user, first, later, updated(user))
+            .await
+            .expect("set")
+    );
+    assert_eq!(
+        users.preferences(user).await.expect("read").as_deref(),
+        Some(first),
+        "read back as written"
+    );
+    assert_eq!(
+        users
+            .find_by_id(user)
+            .await
+            .expect("read")
+            .expect("found")
+            .updated_at,
+        later
+    );
+    let second = r#"{"theme":"dark"}"#;
+    assert!(
+        users
+            .set_preferences(user, second, later, updated(user))
+            .await
+            .expect("set")
+    );
+    assert_eq!(
+        users.preferences(user).await.expect("read").as_deref(),
+        Some(second),
+        "replaced as a whole"
+    );
+    assert!(
+        !users
+            .set_preferences(nobody, first, later, updated(nobody))
+            .await
+            .expect("ran"),
+        "no such account"
+    );
+    assert_eq!(users.preferences(nobody).await.expect("read"), None);
+    assert!(
+        audit
+            .list(&audit_filter(Some(nobody), None), None, 10)
+            .await
+            .expect("read")
+            .is_empty(),
+        "and no effects"
+    );
+    assert_eq!(
+        audit
+            .list(
+                &audit_filter(Some(user), Some(AuditEventType::PreferencesUpdated)),
+                None,
+                10
+            )
+            .await
+            .expect("read")
+            .len(),
+        2,
+        "written with the changes"
+    );
+}
+
+/// The address [`account_deletion_erases_the_person`] deletes.
+pub const ERASED_ADDRESS: &str = "erased@example.com";
+
+/// The address [`account_deletion_spares_the_last_owner`] deletes.
+pub const DEPARTED_ADDRESS: &str = "departed@example.com";
+
+/// A client with an address and a user agent, for audit rows to clear.
+fn identified_client() -> RequestContext {
+    RequestContext {
+        ip: Some("198.51.100.23".parse().expect("an address")),
+        user_agent: Some("Erasable/1.0".into()),
+    }
+}
+
+/// Deleting an account deletes its sessions (returning the live ones: not
+/// the revoked, not the expired), refresh and one-time tokens, second
+/// factors, codes, pending logins and preferences; its audit rows stay,
+/// with addresses, user agents and details cleared; the deletion's effects
+/// are written. Others' rows are untouched. An unknown (or already deleted)
+/// account is `NotFound`, changing nothing.
+pub async fn account_deletion_erases_the_person(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    methods: &impl crate::mfa::MethodRepository,
+    backup: &impl crate::mfa::BackupCodeRepository,
+    pending: &impl crate::mfa::PendingLoginRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    let now = now.trunc_subsecs(6);
+    let (user, live, other) = user_with_two_sessions(users, sessions, ERASED_ADDRESS, now).await;
+    let (keeper, kept, _) = user_with_two_sessions(users, sessions, "kept@example.com", now).await;
+    let expired = Session {
+        expires_at: now - TimeDelta::seconds(1),
+        ..session_of(user, now - TimeDelta::hours(2))
+    };
+    sessions
+        .create(
+            NewSession {
+                session: expired.clone(),
+                refresh_token_hash: TokenHash::of(b"erased-expired"),
+            },
+            Effects::default(),
+        )
+        .await
+        .expect("created");
+    assert_eq!(
+        sessions
+            .revoke(
+                user,
+                RevokeScope::One(other.id),
+                RevokeReason::Logout,
+                now,
+                Effects::default()
+            )
+            .await
+            .expect("revoked"),
+        vec![other.id]
+    );
+    let method = pending_totp(user, "Phone", now);
+    assert!(
+        methods
+            .add(method.clone(), Effects::default())
+            .await
+            .expect("added")
+    );
+    let challenge = crate::mfa::CodeChallenge {
+        id: crate::ChallengeId::generate(),
+        method_id: method.id,
+        user_id: user,
+        code_hash: TokenHash::of(b"erased-code"),
+        created_at: now,
+        expires_at: now + TimeDelta::minutes(5),
+        attempts: 0,
+        consumed_at: None,
+    };
+    methods
+        .add_challenge(challenge.clone(), Effects::default())
+        .await
+        .expect("added");
+    backup
+        .replace(user, vec!["x".into(), "y".into()], now, Effects::default())
+        .await
+        .expect("stored");
+    let login = crate::mfa::PendingLogin {
+        id: uuid::Uuid::now_v7(),
+        token_hash: TokenHash::of(b"erased-mfa-token"),
+        user_id: user,
+        remember_me: false,
+        ip: identified_client().ip,
+        user_agent: identified_client().user_agent,
+        created_at: now,
+        expires_at: now + TimeDelta::minutes(5),
+        attempts: 0,
+        consumed_at: None,
+        organization_id: None,
+    };
+    pending.create(login).await.expect("stored");
+    users
+        .set_preferences(user, r#"{"locale":"fr"}"#, now, Effects::default())
+        .await
+        .expect("set");
+    for (who, address) in [(user, ERASED_ADDRESS), (keeper, "kept@example.com")] {
+        audit
+            .record(
+                AuditEvent::new(
+                    AuditEventType::ProfileUpdated,
+                    Some(who),
+                    &identified_client(),
+                    now,
+                )
+                .with("email", address),
+            )
+            .await
+            .expect("recorded");
+    }
+
+    let later = now + TimeDelta::seconds(1);
+    let deleted = users
+        .delete_account(
+            user,
+            later,
+            Effects::event(event(AuditEventType::AccountDeleted, user, later)),
+        )
+        .await
+        .expect("ran");
+    assert_eq!(
+        deleted,
+        crate::accounts::AccountDeletion::Deleted(vec![live.id]),
+        "the live sessions, not the revoked or expired ones"
+    );
+    assert!(users.find_by_id(user).await.expect("read").is_none());
+    let address = Email::parse(ERASED_ADDRESS).expect("a valid address");
+    assert!(users.find_by_email(&address).await.expect("read").is_none());
+    assert_eq!(users.preferences(user).await.expect("read"), None);
+    for session in [live.id, other.id, expired.id] {
+        assert!(
+            sessions.find(session).await.expect("read").is_none(),
+            "sessions are deleted"
+        );
+    }
+    let refresh = TokenHash::of(&[ERASED_ADDRESS.as_bytes(), b"first"].concat());
+    assert!(
+        sessions
+            .find_refresh_token(&refresh)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        sessions
+            .list_active(user, later)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(methods.find(method.id).await.expect("read").is_none());
+    assert!(methods.list(user).await.expect("read").is_empty());
+    assert!(
+        methods
+            .find_challenge(challenge.id)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(backup.summary(user).await.expect("read").is_none());
+    assert!(
+        pending
+            .find(&TokenHash::of(b"erased-mfa-token"))
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    let trail = audit
+        .list(&audit_filter(Some(user), None), None, 50)
+        .await
+        .expect("read");
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.kind == AuditEventType::UserRegistered),
+        "the audit rows stay: {trail:?}"
+    );
+    assert!(
+        trail
+            .iter()
+            .any(|e| e.kind == AuditEventType::ProfileUpdated)
+    );
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.kind == AuditEventType::AccountDeleted)
+            .count(),
+        1,
+        "the deletion's effects are written"
+    );
+    for e in &trail {
+        assert_eq!(e.user_id, Some(user), "with the user id");
+        assert_eq!((e.ip, e.user_agent.as_deref()), (None, None), "{e:?}");
+        assert!(e.details.is_empty(), "details cleared: {e:?}");
+    }
+    let others = audit
+        .list(&audit_filter(Some(keeper), None), None, 50)
+        .await
+        .expect("read");
+    assert!(
+        others.iter().any(|e| e.ip.is_some()
+            && e.user_agent.is_some()
+            && e.details == vec![("email".to_owned(), "kept@example.com".to_owned())]),
+        "others' rows are untouched: {others:?}"
+    );
+    assert!(users.find_by_id(keeper).await.expect("read").is_some());
+    assert!(
+        sessions
+            .find(kept.id)
+            .await
+            .expect("read")
+            .is_some_and(|s| s.revoked_at.is_none())
+    );
+
+    for unknown in [user, UserId::generate()] {
+        assert_eq!(
+            users
+                .delete_account(
+                    unknown,
+                    later,
+                    Effects::event(event(AuditEventType::AccountDeleted, unknown, later)),
+                )
+                .await
+                .expect("ran"),
+            crate::accounts::AccountDeletion::NotFound
+        );
+    }
+    assert_eq!(
+        audit
+            .list(
+                &audit_filter(None, Some(AuditEventType::AccountDeleted)),
+                None,
+                10
+            )
+            .await
+            .expect("read")
+            .len(),
+        1,
+        "NotFound writes no effects"
+    );
+}
+
+/// The sole owner of a live organization cannot delete the account: nothing
+/// changes. A deleted organization does not count, nor one with another
+/// owner; once each has one, the deletion removes the memberships and
+/// revokes the pending invitations to the address (others stay).
+pub async fn account_deletion_spares_the_last_owner(
+    users: &impl UserRepository,
+    sessions: &impl SessionRepository,
+    orgs: &impl crate::organizations::OrganizationRepository,
+    invitations: &impl crate::organizations::InvitationRepository,
+    audit: &impl AuditLog,
+    now: Timestamp,
+) {
+    use crate::access::OrgRole;
+    use crate::accounts::AccountDeletion;
+    use crate::organizations::{AddMember, InvitationStatus, InviteOutcome};
+    let now = now.trunc_subsecs(6);
+    let (user, live, also) = user_with_two_sessions(users, sessions, DEPARTED_ADDRESS, now).await;
+    let mut both_live = vec![live.id, also.id];
+    both_live.sort();
+    let partner = registered(users, "partner@example.com", now).await;
+    let solo = organization("Solo", "solo", now);
+    let duo = organization("Duo", "duo", now);
+    let closed = organization("Closed", "closed", now);
+    let shared = organization("Shared", "shared", now);
+    for (org, owner) in [
+        (&solo, user),
+        (&duo, user),
+        (&closed, user),
+        (&shared, partner),
+    ] {
+        orgs.create(&new_organization(org, owner, 10), Effects::default())
+            .await
+            .expect("created");
+    }
+    assert!(
+        orgs.delete(closed.id, now, Effects::default())
+            .await
+            .expect("deleted")
+    );
+    for (org, who, role) in [
+        (duo.id, partner, OrgRole::Owner),
+        (shared.id, user, OrgRole::Member),
+    ] {
+        assert_eq!(
+            orgs.add_member(&membership(org, who, role, now), 10, Effects::default())
+                .await
+                .expect("ran"),
+            AddMember::Added
+        );
+    }
+    let since = now - TimeDelta::days(1);
+    let to_user = invitation(
+        duo.id,
+        DEPARTED_ADDRESS,
+        OrgRole::Admin,
+        partner,
+        "departed-1",
+        now,
+    );
+    let to_other = invitation(
+        duo.id,
+        "someone@example.com",
+        OrgRole::Member,
+        partner,
+        "departed-2",
+        now,
+    );
+    for sent in [&to_user, &to_other] {
+        assert_eq!(
+            invitations
+                .create(sent, since, 10, Effects::default())
+                .await
+                .expect("ran"),
+            InviteOutcome::Created
+        );
+    }
+    users
+        .set_preferences(user, r#"{"theme":"light"}"#, now, Effects::default())
+        .await
+        .expect("set");
+    audit
+        .record(AuditEvent::new(
+            AuditEventType::ProfileUpdated,
+            Some(user),
+            &identified_client(),
+            now,
+        ))
+        .await
+        .expect("recorded");
+
+    let later = now + TimeDelta::seconds(1);
+    let deletion = || Effects::event(event(AuditEventType::AccountDeleted, user, later));
+    assert_eq!(
+        users
+            .delete_account(user, later, deletion())
+            .await
+            .expect("ran"),
+        AccountDeletion::LastOwner,
+        "the sole owner of Solo"
+    );
+    let kept = users.find_by_id(user).await.expect("read").expect("kept");
+    assert_eq!(kept.updated_at, now, "nothing changed");
+    assert_eq!(
+        users.preferences(user).await.expect("read").as_deref(),
+        Some(r#"{"theme":"light"}"#)
+    );
+    assert!(
+        sessions
+            .find(live.id)
+            .await
+            .expect("read")
+            .is_some_and(|s| s.revoked_at.is_none())
+    );
+    for org in [solo.id, duo.id, shared.id] {
+        assert!(
+            orgs.membership(org, user).await.expect("read").is_some(),
+            "memberships stay"
+        );
+    }
+    assert_eq!(
+        invitations
+            .find(duo.id, to_user.id)
+            .await
+            .expect("read")
+            .expect("found")
+            .status,
+        InvitationStatus::Pending
+    );
+    let trail = audit
+        .list(&audit_filter(Some(user), None), None, 50)
+        .await
+        .expect("read");
+    assert!(
+        !trail
+            .iter()
+            .any(|e| e.kind == AuditEventType::AccountDeleted),
+        "no effects"
+    );
+    assert!(
+        trail.iter().any(|e| e.ip.is_some()),
+        "the trail is untouched"
+    );
+
+    assert_eq!(
+        orgs.add_member(
+            &membership(solo.id, partner, OrgRole::Owner, now),
+            10,
+            Effects::default()
+        )
+        .await
+        .expect("ran"),
+        AddMember::Added
+    );
+    assert_eq!(
+        users
+            .delete_account(user, later, deletion())
+            .await
+            .expect("ran"),
+        AccountDeletion::Deleted(both_live),
+        "every live organization has another owner"
+    );
+    assert!(users.find_by_id(user).await.expect("read").is_none());
+    for org in [solo.id, duo.id, shared.id] {
+        assert!(
+            orgs.membership(org, user).await.expect("read").is_none(),
+            "memberships are gone"
+        );
+        assert!(orgs.membership(org, partner).await.expect("read").is_some());
+    }
+    assert_eq!(orgs.count_by_role(duo.id).await.expect("read"), [1, 0, 0]);
+    assert!(
+        orgs.list_for_user(user).await.expect("read").is_empty(),
+        "in no organization"
+    );
+    assert!(
+        invitations
+            .find(duo.id, to_user.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "invitations to the address are gone"
+    );
+    assert_eq!(
+        invitations
+            .find(duo.id, to_other.id)
+            .await
+            .expect("read")
+            .expect("found")
+            .status,
+        InvitationStatus::Pending,
+        "others stay"
+    );
+    let trail = audit
+        .list(&audit_filter(Some(user), None), None, 50)
+        .await
+        .expect("read");
+    assert!(
+        trail
+            .iter()
+            .all(|e| e.ip.is_none() && e.user_agent.is_none())
+    );
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.kind == AuditEventType::AccountDeleted)
+            .count(),
+        1
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -3390,6 +3928,29 @@ mod tests {
         users_are_searched_and_paged(&w.users(), &w.organizations(), w.now()).await;
         let w = World::new();
         audit_lists_by_user_and_type(&w.users(), &w.audit(), w.now()).await;
+        let w = World::new();
+        preferences_are_replaced_as_a_whole(&w.users(), &w.audit(), w.now()).await;
+        let w = World::new();
+        account_deletion_erases_the_person(
+            &w.users(),
+            &w.sessions(),
+            &w.mfa_methods(),
+            &w.backup_codes(),
+            &w.pending_logins(),
+            &w.audit(),
+            w.now(),
+        )
+        .await;
+        let w = World::new();
+        account_deletion_spares_the_last_owner(
+            &w.users(),
+            &w.sessions(),
+            &w.organizations(),
+            &w.invitations(),
+            &w.audit(),
+            w.now(),
+        )
+        .await;
         let w = World::new();
         let world = w.clone();
         rotation_requires_an_active_account(

@@ -80,6 +80,8 @@ pub struct State {
     pub organizations: Vec<(crate::organizations::Organization, Option<Timestamp>)>,
     pub memberships: Vec<crate::organizations::Membership>,
     pub invitations: Vec<crate::organizations::Invitation>,
+    /// Each user's preferences as stored (a JSON object).
+    pub preferences: HashMap<UserId, String>,
     counter: u64,
 }
 
@@ -143,6 +145,7 @@ impl World {
             organizations: Vec::new(),
             memberships: Vec::new(),
             invitations: Vec::new(),
+            preferences: HashMap::new(),
             counter: 0,
         })))
     }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::World;
 use crate::accounts::{
-    AccountStatus, CreateUserError, NewAccount, OneTimeToken, OneTimeTokenRepository, Profile,
-    Suspension, UserFilter, UserRepository,
+    AccountDeletion, AccountStatus, CreateUserError, NewAccount, OneTimeToken,
+    OneTimeTokenRepository, Profile, Suspension, UserFilter, UserRepository,
 };
 use crate::activity::{AuditFilter, AuditLog, OutboxBacklog, OutboxRepository};
 use crate::limits::{Admission, LimiterMode, RateLimiter, Window};
@@ -210,6 +210,7 @@ impl UserRepository for MemoryUsers {
         state.users.retain(|u| !gone.contains(&u.id));
         state.user_roles.retain(|(u, _)| !gone.contains(u));
         state.memberships.retain(|m| !gone.contains(&m.user_id));
+        state.preferences.retain(|u, _| !gone.contains(u));
         state.one_time_tokens.retain(|t| !gone.contains(&t.user_id));
         let sessions: Vec<SessionId> = state
             .sessions
@@ -316,6 +317,109 @@ impl UserRepository for MemoryUsers {
         }
         lifted.sort();
         Ok(lifted)
+    }
+
+    async fn preferences(&self, id: UserId) -> Result<Option<String>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state.preferences.get(&id).cloned())
+    }
+
+    async fn set_preferences(
+        &self,
+        id: UserId,
+        preferences: &str,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let Some(user) = state.users.iter_mut().find(|u| u.id == id) else {
+            return Ok(false);
+        };
+        user.updated_at = now;
+        state.preferences.insert(id, preferences.to_owned());
+        store_effects(&mut state, effects);
+        Ok(true)
+    }
+
+    async fn delete_account(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<AccountDeletion, RepoError> {
+        use crate::access::OrgRole;
+        let mut state = self.0.lock();
+        state.check()?;
+        let Some(email) = state
+            .users
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| u.email.clone())
+        else {
+            return Ok(AccountDeletion::NotFound);
+        };
+        let live_org = |org: OrganizationId| {
+            state
+                .organizations
+                .iter()
+                .any(|(o, deleted)| o.id == org && deleted.is_none())
+        };
+        let last_owner = state.memberships.iter().any(|m| {
+            m.user_id == id
+                && m.role == OrgRole::Owner
+                && live_org(m.organization_id)
+                && !state.memberships.iter().any(|other| {
+                    other.organization_id == m.organization_id
+                        && other.user_id != id
+                        && other.role == OrgRole::Owner
+                })
+        });
+        if last_owner {
+            return Ok(AccountDeletion::LastOwner);
+        }
+        let mut live: Vec<SessionId> = state
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == id && s.revoked_at.is_none() && s.expires_at > now)
+            .map(|s| s.id)
+            .collect();
+        live.sort();
+        let sessions: Vec<SessionId> = state
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == id)
+            .map(|s| s.id)
+            .collect();
+        state
+            .refresh_tokens
+            .retain(|r| !sessions.contains(&r.session));
+        state.sessions.retain(|s| s.user_id != id);
+        state.one_time_tokens.retain(|t| t.user_id != id);
+        state.mfa_challenges.retain(|c| c.user_id != id);
+        state.backup_codes.retain(|c| c.user_id != id);
+        state.pending_logins.retain(|p| p.user_id != id);
+        state.mfa_methods.retain(|m| m.user_id != id);
+        state.memberships.retain(|m| m.user_id != id);
+        state.user_roles.retain(|(u, _)| *u != id);
+        state.preferences.remove(&id);
+        // Invitations to the address go, whatever their state.
+        state.invitations.retain(|i| i.email != email);
+        let to = format!("{:?}", email.as_str());
+        state
+            .outbox
+            .retain(|row| !format!("{:?}", row.message.payload).contains(&to));
+        for event in &mut state.events {
+            if event.user_id == Some(id) {
+                event.ip = None;
+                event.user_agent = None;
+                event.details.clear();
+            }
+        }
+        state.users.retain(|u| u.id != id);
+        store_effects(&mut state, effects);
+        Ok(AccountDeletion::Deleted(live))
     }
 
     async fn search(

@@ -30,6 +30,8 @@ pub mod users {
         pub suspended_reason: Option<String>,
         pub suspended_at: Option<DateTimeUtc>,
         pub suspended_until: Option<DateTimeUtc>,
+        /// A JSON object, as text; `None` until first set.
+        pub preferences: Option<String>,
     }
 
     no_relations!();

@@ -1,8 +1,10 @@
 //! The `users` aggregate (and, in the same transactions, the rows a
-//! registration or a password change writes with it).
+//! registration or a password change writes with it, and those an account
+//! deletion erases).
 
+use auth_domain::access::OrgRole;
 use auth_domain::accounts::{
-    CreateUserError, NewAccount, Profile, Suspension, UserFilter, UserRepository,
+    AccountDeletion, CreateUserError, NewAccount, Profile, Suspension, UserFilter, UserRepository,
 };
 use auth_domain::sessions::{RevokeReason, RevokeScope};
 use auth_domain::{
@@ -15,7 +17,13 @@ use sea_orm::{
     QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::entities::{mfa_methods, organization_members, organizations, roles, user_roles, users};
+use super::entities::{
+    audit_events, mfa_backup_codes, mfa_challenges, mfa_methods, mfa_pending_logins,
+    one_time_tokens as one_time_token_rows, organization_invitations, organization_members,
+    organizations, outbox as outbox_rows, refresh_tokens, roles, sessions as session_rows,
+    user_roles, users,
+};
+use super::organizations::{count_members, lock_organization};
 use super::{Database, DbError, effects, guarded, one_time_tokens, sessions};
 
 /// Sets `mfa_enabled` on `users`: one query for all of them.
@@ -202,6 +210,7 @@ impl SeaUsers {
             suspended_reason: Set(user.suspension.as_ref().map(|s| s.reason.clone())),
             suspended_at: Set(user.suspension.as_ref().map(|s| s.since)),
             suspended_until: Set(user.suspension.as_ref().and_then(|s| s.until)),
+            preferences: Set(None),
         };
         if let Err(err) = users::Entity::insert(row)
             .exec_without_returning(&txn)
@@ -273,6 +282,176 @@ async fn set_hash<C: ConnectionTrait>(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The live organizations `user` owns, in id order (the order their rows
+/// are locked in).
+async fn owned_organizations<C: ConnectionTrait>(
+    db: &C,
+    user: UserId,
+) -> Result<Vec<OrganizationId>, DbError> {
+    let owned: Vec<uuid::Uuid> = organization_members::Entity::find()
+        .select_only()
+        .column(organization_members::Column::OrganizationId)
+        .inner_join(organizations::Entity)
+        .filter(organization_members::Column::UserId.eq(user.as_uuid()))
+        .filter(organization_members::Column::Role.eq(OrgRole::Owner.as_str()))
+        .filter(organizations::Column::DeletedAt.is_null())
+        .order_by_asc(organization_members::Column::OrganizationId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(owned.into_iter().map(OrganizationId::from_uuid).collect())
+}
+
+/// Deletes everything personal of `user` but its row (inside the caller's
+/// transaction, after the row was locked): sessions and their refresh
+/// tokens, one-time tokens, second factors and their codes, pending
+/// logins, memberships, role grants; revokes the pending invitations to
+/// `email`; clears addresses, user agents and details of the user's audit
+/// rows (which stay). The foreign keys would cascade most of it; it is
+/// deleted here explicitly so that nothing depends on the cascade.
+async fn erase_personal_data<C: ConnectionTrait>(
+    db: &C,
+    user: UserId,
+    email: &str,
+) -> Result<(), DbError> {
+    let id = user.as_uuid();
+    // Messages to the person (mail to the address, texts to the numbers of
+    // their methods): the recipient is inside the stored payload, written
+    // by serde as `"to":"…"`.
+    let phones: Vec<Option<String>> = mfa_methods::Entity::find()
+        .select_only()
+        .column(mfa_methods::Column::Phone)
+        .filter(mfa_methods::Column::UserId.eq(id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let recipients = std::iter::once(email.to_owned()).chain(phones.into_iter().flatten());
+    for recipient in recipients {
+        let quoted =
+            serde_json::to_string(&recipient).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+        let pattern = format!("%{}%", escape_like(&format!("\"to\":{quoted}")));
+        outbox_rows::Entity::delete_many()
+            .filter(
+                Expr::col(outbox_rows::Column::Payload)
+                    .like(LikeExpr::new(pattern).escape(LIKE_ESCAPE)),
+            )
+            .exec(db)
+            .await?;
+    }
+    let sessions_of_user = Query::select()
+        .column(session_rows::Column::Id)
+        .from(session_rows::Entity)
+        .and_where(Expr::col(session_rows::Column::UserId).eq(id))
+        .to_owned();
+    refresh_tokens::Entity::delete_many()
+        .filter(refresh_tokens::Column::SessionId.in_subquery(sessions_of_user))
+        .exec(db)
+        .await?;
+    session_rows::Entity::delete_many()
+        .filter(session_rows::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    one_time_token_rows::Entity::delete_many()
+        .filter(one_time_token_rows::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    mfa_challenges::Entity::delete_many()
+        .filter(mfa_challenges::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    mfa_backup_codes::Entity::delete_many()
+        .filter(mfa_backup_codes::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    mfa_pending_logins::Entity::delete_many()
+        .filter(mfa_pending_logins::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    mfa_methods::Entity::delete_many()
+        .filter(mfa_methods::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    organization_members::Entity::delete_many()
+        .filter(organization_members::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    user_roles::Entity::delete_many()
+        .filter(user_roles::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    // Invitations to the address go whatever their state: the address is
+    // personal data, the organization's audit rows keep the invitation ids.
+    organization_invitations::Entity::delete_many()
+        .filter(organization_invitations::Column::Email.eq(email))
+        .exec(db)
+        .await?;
+    audit_events::Entity::update_many()
+        .col_expr(audit_events::Column::Ip, Expr::value(None::<String>))
+        .col_expr(audit_events::Column::UserAgent, Expr::value(None::<String>))
+        .col_expr(audit_events::Column::Details, Expr::value("{}"))
+        .filter(audit_events::Column::UserId.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+impl SeaUsers {
+    /// The transaction of [`UserRepository::delete_account`].
+    async fn delete_in_transaction(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        effects: &Effects,
+    ) -> Result<AccountDeletion, DbError> {
+        let txn = self.0.conn.begin().await?;
+        // Write first: the account's row, locked until the end.
+        let locked = users::Entity::update_many()
+            .col_expr(users::Column::UpdatedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await?;
+        if locked.rows_affected == 0 {
+            txn.rollback().await?;
+            return Ok(AccountDeletion::NotFound);
+        }
+        let Some(user) = users::Entity::find_by_id(id.as_uuid()).one(&txn).await? else {
+            txn.rollback().await?;
+            return Ok(AccountDeletion::NotFound);
+        };
+        // Each owned organization's row is locked as a membership change
+        // locks it, so an owner leaving meanwhile is counted (and the two
+        // cannot both leave the organization without an owner).
+        for org in owned_organizations(&txn, id).await? {
+            if lock_organization(&txn, org, true).await?
+                && count_members(&txn, org, Some(OrgRole::Owner)).await? <= 1
+            {
+                txn.rollback().await?;
+                return Ok(AccountDeletion::LastOwner);
+            }
+        }
+        let live: Vec<uuid::Uuid> = session_rows::Entity::find()
+            .select_only()
+            .column(session_rows::Column::Id)
+            .filter(session_rows::Column::UserId.eq(id.as_uuid()))
+            .filter(session_rows::Column::RevokedAt.is_null())
+            .filter(session_rows::Column::ExpiresAt.gt(now))
+            .order_by_asc(session_rows::Column::Id)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        erase_personal_data(&txn, id, &user.email).await?;
+        users::Entity::delete_many()
+            .filter(users::Column::Id.eq(id.as_uuid()))
+            .exec(&txn)
+            .await?;
+        effects::write(&txn, effects).await?;
+        txn.commit().await?;
+        Ok(AccountDeletion::Deleted(
+            live.into_iter().map(SessionId::from_uuid).collect(),
+        ))
+    }
 }
 
 impl UserRepository for SeaUsers {
@@ -479,6 +658,62 @@ impl UserRepository for SeaUsers {
             Ok(lifted)
         })
         .await
+    }
+
+    async fn preferences(&self, id: UserId) -> Result<Option<String>, RepoError> {
+        guarded(async {
+            let stored: Option<Option<String>> = users::Entity::find_by_id(id.as_uuid())
+                .select_only()
+                .column(users::Column::Preferences)
+                .into_tuple()
+                .one(&self.0.conn)
+                .await?;
+            Ok(stored.flatten())
+        })
+        .await
+    }
+
+    async fn set_preferences(
+        &self,
+        id: UserId,
+        preferences: &str,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<bool, RepoError> {
+        let found = guarded(async {
+            let txn = self.0.conn.begin().await?;
+            let updated = users::Entity::update_many()
+                .col_expr(users::Column::Preferences, Expr::value(preferences))
+                .col_expr(users::Column::UpdatedAt, Expr::value(now))
+                .filter(users::Column::Id.eq(id.as_uuid()))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected == 0 {
+                // Nothing written: the transaction rolls back on drop.
+                return Ok(false);
+            }
+            effects::write(&txn, &effects).await?;
+            txn.commit().await?;
+            Ok(true)
+        })
+        .await?;
+        if found {
+            self.0.committed(&effects);
+        }
+        Ok(found)
+    }
+
+    async fn delete_account(
+        &self,
+        id: UserId,
+        now: Timestamp,
+        effects: Effects,
+    ) -> Result<AccountDeletion, RepoError> {
+        let deletion = guarded(self.delete_in_transaction(id, now, &effects)).await?;
+        if matches!(deletion, AccountDeletion::Deleted(_)) {
+            self.0.committed(&effects);
+        }
+        Ok(deletion)
     }
 
     async fn search(
