@@ -1529,3 +1529,52 @@ async fn deleting_an_account_removes_personal_data_and_keeps_the_audit_ids() {
     );
     assert!(stored.contains(&id), "audit rows keep the user id");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_holds_everything_about_the_user_and_no_secret() {
+    let env = TestEnv::new().await;
+    let app = env.spawn().await;
+    let address = email("exporter");
+    let login = app.verified_login(&address).await;
+    let access = login.str("access_token");
+    let refresh = login.str("refresh_token");
+    let second = app.login_as_device(&address, "laptop").await;
+    let export = app.get_authed("/api/v1/users/me/export", &access).await;
+    assert_eq!(export.status, 200, "{}", export.text);
+    assert_eq!(export.body["user"]["email"], address.as_str());
+    assert_eq!(export.body["sessions"].as_array().map(Vec::len), Some(2));
+    assert!(
+        export.body["audit_events"]
+            .as_array()
+            .is_some_and(|events| events.iter().any(|e| e["type"] == "login.succeeded"))
+    );
+    let hash = env
+        .query_string(&format!(
+            "SELECT password_hash FROM users WHERE email = '{address}'"
+        ))
+        .await;
+    for secret in [
+        PASSWORD,
+        access.as_str(),
+        refresh.as_str(),
+        second.str("refresh_token").as_str(),
+        hash.as_str(),
+    ] {
+        assert!(!export.text.contains(secret), "the export holds no secret");
+    }
+    assert_eq!(audit_count(&env, "account.exported").await, 1);
+
+    // Someone else's export: 404; one's own after an old proof: step-up.
+    let stranger = app.verified_login(&email("nosy")).await;
+    app.get_authed(
+        &format!("/api/v1/users/{}/export", user_id(&login)),
+        &stranger.str("access_token"),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    age_proofs(&env).await;
+    let stale = app.refresh(&refresh).await;
+    app.get_authed("/api/v1/users/me/export", &stale.str("access_token"))
+        .await
+        .assert_problem(401, "step_up_required");
+}
