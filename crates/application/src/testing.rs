@@ -131,6 +131,7 @@ impl AdminPorts for TestPorts {
     type Changes = RecordedChanges;
     type Audit = MemoryAudit;
     type Clock = TestClock;
+    type Feed = MemoryOutbox;
 }
 
 impl SessionPorts for TestPorts {
@@ -326,6 +327,7 @@ pub fn harness_with(settings: AuthSettings) -> Harness {
                 changes: w.access_changes(),
                 audit: w.audit(),
                 clock: w.clock(),
+                feed: w.outbox(),
             },
             &settings,
         ),

@@ -28,8 +28,8 @@ pub mod testing;
 pub use access::Role;
 pub use accounts::{AccountStatus, OneTimeToken, SignInRefusal, TokenPurpose, User};
 pub use activity::{
-    AccountRequest, AccountRequestKind, AuditEvent, AuditEventType, AuditPage, Effects,
-    EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus, RequestContext,
+    AccountRequest, AccountRequestKind, AuditEvent, AuditEventType, AuditPage, DomainEvent,
+    Effects, EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus, RequestContext,
 };
 pub use email::{Email, EmailError};
 pub use error::RepoError;

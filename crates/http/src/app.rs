@@ -55,6 +55,9 @@ pub trait App: Send + Sync + 'static {
     fn product_name(&self) -> &str;
     /// The public JWKS document, rendered once.
     fn jwks(&self) -> &str;
+    /// The CloudEvents `source` of this service's events
+    /// (`/auth-service/{events.source_id}`).
+    fn event_source(&self) -> &str;
     /// The metrics, Prometheus text exposition format.
     fn metrics(&self) -> String;
 }

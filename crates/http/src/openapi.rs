@@ -41,9 +41,9 @@ use crate::system::{
 };
 use crate::users::{
     AdminAuditDto, AdminMethodDto, AdminMfaDto, AdminSessionListDto, AdminSessionsDto,
-    AdminUserDto, DeleteAccountBody, LockDto, PreferencesEnvelope, ProfileBody, RegisterProfile,
-    RegisterWithProfileBody, SecurityDto, SuspendBody, UserDashboardDto, UserExportDto,
-    UserOrganizationDto, UsersPageDto,
+    AdminUserDto, DeleteAccountBody, EventsPageDto, LockDto, PreferencesEnvelope, ProfileBody,
+    RegisterProfile, RegisterWithProfileBody, SecurityDto, SuspendBody, UserDashboardDto,
+    UserExportDto, UserOrganizationDto, UsersPageDto,
 };
 use crate::{
     access, accounts, activity, docs, mfa, organizations, sessions, sign_in, system, users,
@@ -136,6 +136,7 @@ use crate::{
         users::revoke_sessions,
         users::unblock_ip,
         users::audit,
+        users::events,
         system::health,
         system::metrics,
         system::jwks,
@@ -166,7 +167,7 @@ use crate::{
         ProfileBody, UsersPageDto, UserOrganizationDto, AdminMethodDto, AdminMfaDto,
         AdminSessionsDto, LockDto, AdminUserDto, SuspendBody, AdminSessionListDto, AdminAuditDto,
         SecurityDto, UserDashboardDto, UserExportDto, RegisterProfile, RegisterWithProfileBody,
-        PreferencesEnvelope, DeleteAccountBody,
+        PreferencesEnvelope, DeleteAccountBody, EventsPageDto,
     )),
     modifiers(&BearerAuth),
     tags(

@@ -374,6 +374,7 @@ pub fn table<A: App>() -> Vec<RouteEntry> {
             users::unblock_ip::<A>,
         ),
         entry(Method::GET, "/api/v1/admin/audit", users::audit::<A>),
+        entry(Method::GET, "/api/v1/admin/events", users::events::<A>),
         entry(Method::GET, "/health", system::health::<A>),
         entry(Method::GET, "/metrics", system::metrics::<A>),
         entry(Method::GET, "/.well-known/jwks.json", system::jwks::<A>),

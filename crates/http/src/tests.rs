@@ -549,6 +549,21 @@ impl Organizations for Fake {
 
 /// Nobody is an administrator.
 impl Admin for Fake {
+    async fn events(
+        &self,
+        _: &AccessClaims,
+        _: Option<auth_domain::MessageId>,
+        _: u32,
+    ) -> Result<
+        Vec<(
+            auth_domain::MessageId,
+            auth_domain::Timestamp,
+            auth_domain::DomainEvent,
+        )>,
+        AdminError,
+    > {
+        Err(AdminError::Forbidden)
+    }
     async fn activity(
         &self,
         _: &AccessClaims,
@@ -700,6 +715,9 @@ impl App for Fake {
     }
     fn jwks(&self) -> &str {
         "{\"keys\":[]}"
+    }
+    fn event_source(&self) -> &str {
+        "/auth-service/test"
     }
     fn metrics(&self) -> String {
         "auth_fake 1\n".into()

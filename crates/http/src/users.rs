@@ -1015,3 +1015,85 @@ pub async fn delete_account<A: App>(
         })?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `?after&limit`
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// `next_after` of the previous page (an event id).
+    pub after: Option<Uuid>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+/// A page of the event feed: CloudEvents 1.0 envelopes, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventsPageDto {
+    /// CloudEvents envelopes (structured JSON, EVENTS.md).
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
+    /// The id to ask `after` next; `null` when the feed is read to its end.
+    pub next_after: Option<Uuid>,
+}
+
+/// The domain events kept in the database (`events.broker = none`), oldest
+/// first (`events:read`): a pull feed for small deployments.
+#[utoipa::path(
+    get, path = "/api/v1/admin/events", tag = "admin",
+    params(EventsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Events", body = EventsPageDto),
+        (status = 401, description = "`unauthorized`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+pub async fn events<A: App>(
+    app: web::Data<A>,
+    auth: Authenticated,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let events = app
+        .admin()
+        .events(
+            &auth.claims,
+            query.after.map(auth_domain::MessageId::from_uuid),
+            limit,
+        )
+        .await?;
+    let next_after = (events.len() == limit as usize)
+        .then(|| events.last().map(|(id, _, _)| id.as_uuid()))
+        .flatten();
+    let source = app.event_source();
+    let envelopes = events
+        .into_iter()
+        .map(|(id, time, event)| {
+            let mut envelope = serde_json::json!({
+                "specversion": "1.0",
+                "id": id.as_uuid().to_string(),
+                "source": source,
+                "type": event.kind,
+                "subject": event.subject,
+                "time": time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "datacontenttype": "application/json",
+                "partitionkey": event.partition_key,
+                "data": serde_json::from_str::<serde_json::Value>(&event.data)
+                    .unwrap_or_else(|_| serde_json::json!({})),
+            });
+            if let Some(object) = envelope.as_object_mut() {
+                if let Some(org) = event.organization_id {
+                    object.insert("orgid".into(), org.into());
+                }
+                if let Some(actor) = event.actor_id {
+                    object.insert("actorid".into(), actor.into());
+                }
+            }
+            envelope
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(EventsPageDto {
+        events: envelopes,
+        next_after,
+    }))
+}

@@ -121,6 +121,7 @@ impl Application {
                 secrets,
                 clock: clock.clone(),
                 metrics: telemetry::prometheus()?,
+                event_source: format!("/auth-service/{}", source_id(&settings.events.source_id)),
             },
             &auth_settings,
         );
@@ -220,6 +221,19 @@ impl Application {
         }
         result
     }
+}
+
+/// `events.source_id`, or the host name when empty.
+fn source_id(configured: &str) -> String {
+    if !configured.trim().is_empty() {
+        return configured.trim().to_owned();
+    }
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "auth-service".to_owned())
 }
 
 /// Drops what other instances' access changes made stale in this one's

@@ -132,6 +132,7 @@ impl AdminPorts for ServerPorts {
     type Changes = HotState;
     type Audit = SeaAudit;
     type Clock = SharedClock;
+    type Feed = SeaOutbox;
 }
 
 impl ActivityPorts for ServerPorts {
@@ -150,6 +151,7 @@ pub struct Services {
     admin: AdminService<ServerPorts>,
     health: HealthCheck<Database, HotState, SeaOutbox, HotState>,
     product_name: String,
+    event_source: String,
     jwks: String,
     metrics: Prometheus,
 }
@@ -169,6 +171,8 @@ pub(crate) struct Adapters {
     pub secrets: Arc<AesSecretBox>,
     pub clock: SharedClock,
     pub metrics: Prometheus,
+    /// The CloudEvents `source` of the events.
+    pub event_source: String,
 }
 
 impl Services {
@@ -182,6 +186,7 @@ impl Services {
             secrets,
             clock,
             metrics,
+            event_source,
         } = adapters;
         let factors = || FactorAdapters::<ServerPorts> {
             methods: db.mfa_methods(),
@@ -271,6 +276,7 @@ impl Services {
                     changes: hot.clone(),
                     audit: db.audit(),
                     clock: clock.clone(),
+                    feed: db.outbox(),
                 },
                 settings,
             ),
@@ -309,6 +315,7 @@ impl Services {
             jwks,
             metrics,
             product_name: settings.product_name.clone(),
+            event_source,
         }
     }
 }
@@ -379,6 +386,10 @@ impl App for Services {
 
     fn jwks(&self) -> &str {
         &self.jwks
+    }
+
+    fn event_source(&self) -> &str {
+        &self.event_source
     }
 
     fn metrics(&self) -> String {

@@ -6,6 +6,7 @@
 mod abuse;
 mod access;
 mod errors;
+mod events;
 mod flow;
 mod hardening;
 mod logs;

@@ -52,6 +52,23 @@ fn actor(caller: &Principal) -> String {
     }
 }
 
+/// `auth.permission_changed` for a user's global role.
+fn permission_changed(
+    user: UserId,
+    role: &str,
+    change: &str,
+    caller: &Principal,
+    now: auth_domain::Timestamp,
+) -> auth_domain::OutboxMessage {
+    crate::shared::events::user_event(
+        "auth.permission_changed",
+        user,
+        Some(actor(caller)),
+        serde_json::json!({ "user_id": user.to_string(), "role": role, "change": change }),
+        now,
+    )
+}
+
 fn grant_texts(grants: &[Grant]) -> String {
     grants
         .iter()
@@ -290,8 +307,24 @@ impl<P: AccessPorts> Access for AccessService<P> {
             existing.name.as_str(),
             ctx,
         );
+        let mut effects = Effects::default();
         if let Some(grants) = &grants {
             event = event.with("permissions", grant_texts(grants));
+            effects = effects.and_message(auth_domain::OutboxMessage::new(
+                auth_domain::OutboxPayload::Event(auth_domain::DomainEvent {
+                    kind: "auth.permission_changed".into(),
+                    subject: id.to_string(),
+                    partition_key: id.to_string(),
+                    organization_id: None,
+                    actor_id: Some(actor(caller)),
+                    data: serde_json::json!({
+                        "role": existing.name.as_str(),
+                        "change": "role_permissions_updated",
+                    })
+                    .to_string(),
+                }),
+                self.clock.now(),
+            ));
         }
         let updated = self
             .roles
@@ -300,7 +333,10 @@ impl<P: AccessPorts> Access for AccessService<P> {
                 change.description,
                 grants,
                 self.clock.now(),
-                Effects::event(event),
+                Effects {
+                    events: vec![event],
+                    messages: effects.messages,
+                },
             )
             .await?
             .ok_or(AccessError::NotFound)?;
@@ -357,7 +393,18 @@ impl<P: AccessPorts> Access for AccessService<P> {
             ctx,
         );
         self.roles
-            .assign(user, &role.name, self.clock.now(), Effects::event(event))
+            .assign(
+                user,
+                &role.name,
+                self.clock.now(),
+                Effects::event(event).and_message(permission_changed(
+                    user,
+                    role.name.as_str(),
+                    "granted",
+                    caller,
+                    self.clock.now(),
+                )),
+            )
             .await?;
         self.announce(AccessChange::User(user)).await;
         Ok(())
@@ -384,7 +431,18 @@ impl<P: AccessPorts> Access for AccessService<P> {
         );
         match self
             .roles
-            .unassign(user, &role, self.clock.now(), Effects::event(event))
+            .unassign(
+                user,
+                &role,
+                self.clock.now(),
+                Effects::event(event).and_message(permission_changed(
+                    user,
+                    role.as_str(),
+                    "revoked",
+                    caller,
+                    self.clock.now(),
+                )),
+            )
             .await?
         {
             Unassigned::Removed => {

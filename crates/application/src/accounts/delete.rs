@@ -86,7 +86,17 @@ impl<P: AccountPorts> AccountService<P> {
         .with("actor_id", caller.user_id.to_string());
         match self
             .users
-            .delete_account(user, self.clock.now(), Effects::event(event))
+            .delete_account(
+                user,
+                self.clock.now(),
+                Effects::event(event).and_message(crate::shared::events::user_event(
+                    "user.deleted",
+                    user,
+                    Some(caller.user_id.to_string()),
+                    serde_json::json!({ "user_id": user.to_string() }),
+                    self.clock.now(),
+                )),
+            )
             .await
             .map_err(Failure::from)?
         {

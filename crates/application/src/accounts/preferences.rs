@@ -147,7 +147,18 @@ impl<P: AccountPorts> AccountService<P> {
         .with("actor_id", caller.user_id.to_string());
         if !self
             .users
-            .set_preferences(user, &text, self.clock.now(), Effects::event(event))
+            .set_preferences(
+                user,
+                &text,
+                self.clock.now(),
+                Effects::event(event).and_message(crate::shared::events::user_event(
+                    "user.profile_updated",
+                    user,
+                    Some(caller.user_id.to_string()),
+                    serde_json::json!({ "user_id": user.to_string(), "changed": ["preferences"] }),
+                    self.clock.now(),
+                )),
+            )
             .await
             .map_err(Failure::from)?
         {

@@ -134,7 +134,18 @@ impl<P: AccountPorts> AccountService<P> {
         .with("actor_id", caller.user_id.to_string());
         let updated = self
             .users
-            .update_profile(user, &profile, self.clock.now(), Effects::event(event))
+            .update_profile(
+                user,
+                &profile,
+                self.clock.now(),
+                Effects::event(event).and_message(crate::shared::events::user_event(
+                    "user.profile_updated",
+                    user,
+                    Some(caller.user_id.to_string()),
+                    serde_json::json!({ "user_id": user.to_string(), "changed": changed }),
+                    self.clock.now(),
+                )),
+            )
             .await
             .map_err(Failure::from)?
             .ok_or(ProfileAccessError::NotFound)?;

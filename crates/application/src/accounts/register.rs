@@ -137,6 +137,17 @@ impl<P: AccountPorts> AccountService<P> {
             Some(user.id),
             ctx,
             now,
+        ))
+        .and_message(crate::shared::events::user_event(
+            "user.created",
+            user.id,
+            None,
+            serde_json::json!({
+                "user_id": user.id.to_string(),
+                "email": user.email.as_str(),
+                "email_verified": user.email_verified,
+            }),
+            now,
         ));
         let effects = if invitation.is_some() {
             registered
@@ -213,11 +224,25 @@ impl<P: AccountPorts> AccountService<P> {
                 .with("organization_id", org.to_string())
                 .with("invitation_id", invitation.id.to_string())
         };
-        let effects = Effects::event(event(AuditEventType::OrgInvitationAccepted)).and_event(
-            event(AuditEventType::OrgMemberAdded)
-                .with("role", invitation.role.as_str())
-                .with("via", "registration"),
-        );
+        let effects = Effects::event(event(AuditEventType::OrgInvitationAccepted))
+            .and_event(
+                event(AuditEventType::OrgMemberAdded)
+                    .with("role", invitation.role.as_str())
+                    .with("via", "registration"),
+            )
+            .and_message(crate::shared::events::org_event(
+                "organization.user_added",
+                org,
+                user.id.to_string(),
+                Some(user.id.to_string()),
+                serde_json::json!({
+                    "organization_id": org.to_string(),
+                    "user_id": user.id.to_string(),
+                    "role": invitation.role.as_str(),
+                    "via": "invitation",
+                }),
+                now,
+            ));
         let joined = self
             .invitations
             .accept(
@@ -277,10 +302,21 @@ mod tests {
         let state = h.world.lock();
         assert_eq!(state.users.len(), 1);
         assert_eq!(state.user_roles, [(view.user.id, Role::user())]);
-        assert_eq!(state.outbox.len(), 1);
-        let OutboxPayload::Email(mail) = &state.outbox[0].message.payload else {
-            panic!("a mail is queued");
-        };
+        let mails: Vec<_> = state
+            .outbox
+            .iter()
+            .filter_map(|row| match &row.message.payload {
+                OutboxPayload::Email(mail) => Some(mail),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(mails.len(), 1, "one mail");
+        let mail = mails[0];
+        assert!(
+            state.outbox.iter().any(|row| matches!(&row.message.payload,
+                OutboxPayload::Event(e) if e.kind == "user.created")),
+            "the user.created event, in the same transaction"
+        );
         assert!(
             mail.text_body
                 .contains("http://localhost:8001/verify-email?token=")

@@ -48,7 +48,21 @@ impl<P: AccountPorts> AccountService<P> {
         let event = AuditEvent::new(AuditEventType::EmailVerified, Some(token.user_id), ctx, now);
         let won = self
             .one_time_tokens
-            .complete_email_verification(token.id, token.user_id, now, Effects::event(event))
+            .complete_email_verification(
+                token.id,
+                token.user_id,
+                now,
+                Effects::event(event).and_message(crate::shared::events::user_event(
+                    "user.updated",
+                    token.user_id,
+                    None,
+                    serde_json::json!({
+                        "user_id": token.user_id.to_string(),
+                        "changed": ["email_verified"],
+                    }),
+                    now,
+                )),
+            )
             .await
             .map_err(Failure::from)?;
         if !won {

@@ -86,6 +86,11 @@ impl<M: Mailer, A: AccountRequests, S: SmsSender> Delivery for Deliveries<M, A, 
             OutboxPayload::Email(email) => Ok(self.mailer.send(email).await?),
             OutboxPayload::AccountRequest(request) => self.accounts.handle(request).await,
             OutboxPayload::Sms(sms) => Ok(self.sms.send(sms).await?),
+            // Never claimed by this relay: the embedded mode keeps events
+            // for the pull feed; a broker gets its own publisher.
+            OutboxPayload::Event(_) => Err(DeliveryError(
+                "domain events are not delivered by the message relay".into(),
+            )),
         }
     }
 }
@@ -339,7 +344,11 @@ mod tests {
         relay.deliver_due(|| false).await.expect("pass");
         assert_eq!(relay.purge_finished().await.expect("purge"), 0);
         h.world.advance(relay.retention() + Duration::from_secs(1));
-        assert_eq!(relay.purge_finished().await.expect("purge"), 1);
+        assert_eq!(
+            relay.purge_finished().await.expect("purge"),
+            2,
+            "the sent mail and the user.created event kept for the feed"
+        );
         assert!(h.world.lock().outbox.is_empty());
     }
 }

@@ -69,6 +69,22 @@ impl From<crate::shared::StepUpError> for AdminError {
     }
 }
 
+/// `user.updated` for a status change.
+fn status_event(
+    user: UserId,
+    status: &str,
+    claims: &AccessClaims,
+    now: Timestamp,
+) -> auth_domain::OutboxMessage {
+    crate::shared::events::user_event(
+        "user.updated",
+        user,
+        Some(claims.user_id.to_string()),
+        serde_json::json!({ "user_id": user.to_string(), "changed": ["status"], "status": status }),
+        now,
+    )
+}
+
 /// A lock on an account.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lock {
@@ -197,6 +213,19 @@ pub trait Admin: Send + Sync + 'static {
         ctx: &RequestContext,
     ) -> impl Future<Output = Result<UserExport, AdminError>> + Send;
 
+    /// Domain events after `after`, oldest first (`events:read`).
+    fn events(
+        &self,
+        claims: &AccessClaims,
+        after: Option<auth_domain::MessageId>,
+        limit: u32,
+    ) -> impl Future<
+        Output = Result<
+            Vec<(auth_domain::MessageId, Timestamp, auth_domain::DomainEvent)>,
+            AdminError,
+        >,
+    > + Send;
+
     /// The whole audit trail (`audit:read`).
     fn audit(
         &self,
@@ -231,6 +260,8 @@ pub trait AdminPorts: Send + Sync + 'static {
     type Audit: AuditLog + Clone;
     /// Time.
     type Clock: Clock + Clone;
+    /// The domain events kept for the pull feed.
+    type Feed: auth_domain::activity::EventFeed + Clone;
 }
 
 /// The adapters an [`AdminService`] is built from.
@@ -258,6 +289,8 @@ pub struct AdminAdapters<P: AdminPorts> {
     pub audit: P::Audit,
     /// Time.
     pub clock: P::Clock,
+    /// The event feed.
+    pub feed: P::Feed,
 }
 
 /// The `admin` use cases.
@@ -273,6 +306,7 @@ pub struct AdminService<P: AdminPorts> {
     changes: P::Changes,
     audit: P::Audit,
     clock: P::Clock,
+    feed: P::Feed,
     step_up: StepUp<P::Methods, P::Clock>,
     settings: AuthSettings,
 }
@@ -299,8 +333,10 @@ impl<P: AdminPorts> AdminService<P> {
             changes,
             audit,
             clock,
+            feed,
         } = adapters;
         Self {
+            feed,
             step_up: StepUp::new(methods.clone(), clock.clone(), settings.mfa.step_up_max_age),
             users,
             roles,
@@ -377,6 +413,18 @@ impl<P: AdminPorts> AdminService<P> {
 }
 
 impl<P: AdminPorts> Admin for AdminService<P> {
+    async fn events(
+        &self,
+        claims: &AccessClaims,
+        after: Option<auth_domain::MessageId>,
+        limit: u32,
+    ) -> Result<Vec<(auth_domain::MessageId, Timestamp, auth_domain::DomainEvent)>, AdminError>
+    {
+        self.require(claims, "events:read").await?;
+        use auth_domain::activity::EventFeed as _;
+        Ok(self.feed.events_after(after, limit.clamp(1, 1000)).await?)
+    }
+
     async fn activity(
         &self,
         claims: &AccessClaims,
@@ -488,7 +536,12 @@ impl<P: AdminPorts> Admin for AdminService<P> {
         };
         let revoked = self
             .users
-            .suspend(id, &suspension, now, Effects::event(event))
+            .suspend(
+                id,
+                &suspension,
+                now,
+                Effects::event(event).and_message(status_event(id, "suspended", claims, now)),
+            )
             .await?
             .ok_or(AdminError::NotFound)?;
         self.fan_out(id, &revoked).await?;
@@ -505,7 +558,16 @@ impl<P: AdminPorts> Admin for AdminService<P> {
         let event = self.event(AuditEventType::AccountReactivated, Some(id), claims, ctx);
         if !self
             .users
-            .reactivate(id, self.clock.now(), Effects::event(event))
+            .reactivate(
+                id,
+                self.clock.now(),
+                Effects::event(event).and_message(status_event(
+                    id,
+                    "active",
+                    claims,
+                    self.clock.now(),
+                )),
+            )
             .await?
         {
             return Err(AdminError::NotFound);

@@ -325,7 +325,12 @@ impl<P: OrgPorts> OrganizationService<P> {
             .event(AuditEventType::OrgMemberAdded, Some(user.id), org, ctx)
             .with("role", invitation.role.as_str())
             .with("via", "invitation");
-        let mut effects = Effects::event(accepted);
+        let mut effects = Effects::event(accepted).and_message(super::members::membership_event(
+            "organization.user_added",
+            &membership,
+            claims,
+            "invitation",
+        ));
         effects.events.push(joined);
         match self
             .invitations

@@ -29,6 +29,28 @@ pub struct Dashboard {
     pub recent_activity: Vec<AuditEvent>,
 }
 
+/// `organization.user_added` / `organization.user_removed`.
+pub(super) fn membership_event(
+    kind: &str,
+    membership: &Membership,
+    claims: &AccessClaims,
+    via: &str,
+) -> auth_domain::OutboxMessage {
+    crate::shared::events::org_event(
+        kind,
+        membership.organization_id,
+        membership.user_id.to_string(),
+        Some(claims.user_id.to_string()),
+        serde_json::json!({
+            "organization_id": membership.organization_id.to_string(),
+            "user_id": membership.user_id.to_string(),
+            "role": membership.role.as_str(),
+            "via": via,
+        }),
+        membership.joined_at,
+    )
+}
+
 impl<P: OrgPorts> OrganizationService<P> {
     pub(super) async fn dashboard_of(
         &self,
@@ -84,12 +106,13 @@ impl<P: OrgPorts> OrganizationService<P> {
             .with("role", role.as_str())
             .with("actor_id", claims.user_id.to_string())
             .with("via", "added");
+        let added = membership_event("organization.user_added", &membership, claims, "added");
         match self
             .orgs
             .add_member(
                 &membership,
                 self.settings.orgs.max_members,
-                Effects::event(event),
+                Effects::event(event).and_message(added),
             )
             .await?
         {
@@ -123,9 +146,22 @@ impl<P: OrgPorts> OrganizationService<P> {
             .with("from", target.role.as_str())
             .with("role", role.as_str())
             .with("actor_id", claims.user_id.to_string());
+        let changed = crate::shared::events::org_event(
+            "auth.permission_changed",
+            org,
+            user.to_string(),
+            Some(claims.user_id.to_string()),
+            serde_json::json!({
+                "user_id": user.to_string(),
+                "organization_id": org.to_string(),
+                "role": role.as_str(),
+                "change": "member_role_changed",
+            }),
+            self.clock.now(),
+        );
         match self
             .orgs
-            .set_role(org, user, role, Effects::event(event))
+            .set_role(org, user, role, Effects::event(event).and_message(changed))
             .await?
         {
             MemberChange::Done => Ok(Membership { role, ..target }),
@@ -161,9 +197,15 @@ impl<P: OrgPorts> OrganizationService<P> {
             .with("role", target.role.as_str())
             .with("actor_id", claims.user_id.to_string())
             .with("via", if leaving { "left" } else { "removed" });
+        let removed = membership_event(
+            "organization.user_removed",
+            &target,
+            claims,
+            if leaving { "left" } else { "removed" },
+        );
         match self
             .orgs
-            .remove_member(org, user, Effects::event(event))
+            .remove_member(org, user, Effects::event(event).and_message(removed))
             .await?
         {
             MemberChange::Done => Ok(()),

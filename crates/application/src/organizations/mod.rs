@@ -487,7 +487,19 @@ impl<P: OrgPorts> Organizations for OrganizationService<P> {
                     owner: claims.user_id,
                     max_owned: self.settings.orgs.max_per_user,
                 },
-                Effects::event(event),
+                Effects::event(event).and_message(crate::shared::events::org_event(
+                    "organization.created",
+                    organization.id,
+                    organization.id.to_string(),
+                    Some(claims.user_id.to_string()),
+                    serde_json::json!({
+                        "organization_id": organization.id.to_string(),
+                        "name": organization.name,
+                        "tier": organization.tier,
+                        "created_by": claims.user_id.to_string(),
+                    }),
+                    self.clock.now(),
+                )),
             )
             .await
             .map_err(|err| match err {
@@ -541,13 +553,21 @@ impl<P: OrgPorts> Organizations for OrganizationService<P> {
         let event = self
             .event(AuditEventType::OrgUpdated, Some(claims.user_id), org, ctx)
             .with("changed", changed.join(","));
+        let updated = crate::shared::events::org_event(
+            "organization.settings_updated",
+            org,
+            org.to_string(),
+            Some(claims.user_id.to_string()),
+            serde_json::json!({ "organization_id": org.to_string(), "changed": changed }),
+            self.clock.now(),
+        );
         self.orgs
             .update(
                 org,
                 name,
                 change.settings,
                 self.clock.now(),
-                Effects::event(event),
+                Effects::event(event).and_message(updated),
             )
             .await?
             .ok_or(OrgError::NotFound)

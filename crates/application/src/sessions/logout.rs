@@ -132,9 +132,28 @@ impl<P: SessionPorts> SessionService<P> {
         if let RevokeScope::One(id) = scope {
             event = event.with("session_id", id.to_string());
         }
+        let logout = crate::shared::events::user_event(
+            "user.logout",
+            user,
+            None,
+            serde_json::json!({
+                "user_id": user.to_string(),
+                "session_id": match scope {
+                    RevokeScope::One(id) => serde_json::Value::String(id.to_string()),
+                    _ => serde_json::Value::Null,
+                },
+                "all": !matches!(scope, RevokeScope::One(_)),
+            }),
+            self.clock.now(),
+        );
         let revoked = self
             .revoker
-            .revoke(user, scope, reason, Effects::event(event))
+            .revoke(
+                user,
+                scope,
+                reason,
+                Effects::event(event).and_message(logout),
+            )
             .await?;
         Ok(revoked)
     }

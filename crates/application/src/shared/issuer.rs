@@ -119,7 +119,21 @@ where
             session: session.clone(),
             refresh_token_hash: refresh_token.hash(),
         };
-        self.sessions.create(new, Effects::event(event)).await?;
+        let login = super::events::user_event(
+            "user.login",
+            user.id,
+            None,
+            serde_json::json!({
+                "user_id": user.id.to_string(),
+                "session_id": session.id.to_string(),
+                "acr": session.assurance.aal.as_str(),
+                "amr": session.assurance.amr.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+            }),
+            now,
+        );
+        self.sessions
+            .create(new, Effects::event(event).and_message(login))
+            .await?;
         Ok(self.pair(
             access_token,
             refresh_token,

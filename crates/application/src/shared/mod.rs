@@ -5,6 +5,7 @@
 //! A context calls these, never another context's module.
 
 mod credentials;
+pub(crate) mod events;
 mod factors;
 mod issuer;
 mod limits;

@@ -7,12 +7,12 @@ mod ports;
 
 pub use audit::{AuditEvent, AuditEventType, AuditPage, RequestContext};
 pub use outbox::{
-    AccountRequest, AccountRequestKind, EmailMessage, OutboxMessage, OutboxPayload, OutboxStatus,
-    SmsMessage,
+    AccountRequest, AccountRequestKind, DomainEvent, EmailMessage, OutboxMessage, OutboxPayload,
+    OutboxStatus, SmsMessage,
 };
 pub use ports::{
-    AccountRequests, AuditFilter, AuditLog, DeliveryError, MailError, Mailer, OutboxBacklog,
-    OutboxRepository, SmsSender,
+    AccountRequests, AuditFilter, AuditLog, DeliveryError, EventFeed, MailError, Mailer,
+    OutboxBacklog, OutboxRepository, SmsSender,
 };
 
 /// The side effects of a state change: its audit events and the messages it

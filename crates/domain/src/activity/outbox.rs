@@ -76,6 +76,29 @@ pub enum OutboxPayload {
     AccountRequest(AccountRequest),
     /// A text message, delivered by the `SmsSender` port.
     Sms(SmsMessage),
+    /// A domain event (EVENTS.md), for other services: kept for the pull
+    /// feed, or published to a broker.
+    Event(DomainEvent),
+}
+
+/// A domain event as the outbox keeps it: the CloudEvents attributes of
+/// EVENTS.md and its data, a JSON object as text. The row id is the event
+/// id. Never a secret, and an IP address only in
+/// `auth.suspicious_activity`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainEvent {
+    /// `type`, e.g. `user.created`.
+    pub kind: String,
+    /// `subject`: the aggregate's id.
+    pub subject: String,
+    /// `partitionkey`: the organization's or the user's id.
+    pub partition_key: String,
+    /// `orgid`, if any.
+    pub organization_id: Option<String>,
+    /// `actorid`: the user or service key that acted, if any.
+    pub actor_id: Option<String>,
+    /// `data`: a JSON object.
+    pub data: String,
 }
 
 /// A text message ready to send.
@@ -103,6 +126,7 @@ impl OutboxPayload {
             Self::Email(_) => "email",
             Self::AccountRequest(_) => "account_request",
             Self::Sms(_) => "sms",
+            Self::Event(_) => "event",
         }
     }
 }

@@ -43,6 +43,17 @@ pub trait AuditLog: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<AuditEvent>, RepoError>> + Send;
 }
 
+/// The domain events kept for the pull feed (embedded mode: no broker).
+pub trait EventFeed: Send + Sync + 'static {
+    /// Events queued after `after` (all when `None`), oldest first, at
+    /// most `limit`, with their ids and times.
+    fn events_after(
+        &self,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<(MessageId, Timestamp, crate::DomainEvent)>, RepoError>> + Send;
+}
+
 /// Which audit events an administrator reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuditFilter {

@@ -836,6 +836,31 @@ impl AuditLog for MemoryAudit {
 #[derive(Clone, Debug)]
 pub struct MemoryOutbox(pub(super) World);
 
+impl crate::activity::EventFeed for MemoryOutbox {
+    async fn events_after(
+        &self,
+        after: Option<crate::MessageId>,
+        limit: u32,
+    ) -> Result<Vec<(crate::MessageId, Timestamp, crate::DomainEvent)>, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        let mut events: Vec<_> = state
+            .outbox
+            .iter()
+            .filter(|row| after.is_none_or(|after| row.message.id > after))
+            .filter_map(|row| match &row.message.payload {
+                crate::OutboxPayload::Event(event) => {
+                    Some((row.message.id, row.message.created_at, event.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        events.sort_by_key(|(id, _, _)| *id);
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(events)
+    }
+}
+
 impl OutboxRepository for MemoryOutbox {
     async fn queue(&self, message: OutboxMessage) -> Result<(), RepoError> {
         let mut state = self.0.lock();
@@ -857,6 +882,7 @@ impl OutboxRepository for MemoryOutbox {
             .iter_mut()
             .filter(|row| {
                 row.status == OutboxStatus::Pending
+                    && !matches!(row.message.payload, crate::OutboxPayload::Event(_))
                     && row.message.next_attempt_at <= now
                     && row.lease.is_none_or(|lease| lease < now)
             })
@@ -890,6 +916,7 @@ impl OutboxRepository for MemoryOutbox {
                     request.user_agent = None;
                 }
                 OutboxPayload::Sms(sms) => sms.body.clear(),
+                OutboxPayload::Event(_) => {}
             }
         }
         Ok(())
@@ -945,6 +972,9 @@ impl OutboxRepository for MemoryOutbox {
         state.check()?;
         let count = state.outbox.len();
         state.outbox.retain(|row| match row.status {
+            _ if matches!(row.message.payload, OutboxPayload::Event(_)) => {
+                row.message.created_at >= before
+            }
             OutboxStatus::Pending => true,
             OutboxStatus::Sent => row.sent_at.is_none_or(|at| at >= before),
             OutboxStatus::Failed => row.message.created_at >= before,
@@ -959,6 +989,7 @@ impl OutboxRepository for MemoryOutbox {
             .outbox
             .iter()
             .filter(|row| row.status == OutboxStatus::Pending)
+            .filter(|row| !matches!(row.message.payload, OutboxPayload::Event(_)))
             .min_by_key(|row| row.message.next_attempt_at)
             .map(|row| {
                 row.lease.map_or(row.message.next_attempt_at, |lease| {
@@ -975,6 +1006,7 @@ impl OutboxRepository for MemoryOutbox {
                 .outbox
                 .iter()
                 .filter(|row| row.status == status)
+                .filter(|row| !matches!(row.message.payload, OutboxPayload::Event(_)))
                 .count() as u64
         };
         Ok(OutboxBacklog {

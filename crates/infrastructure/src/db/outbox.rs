@@ -3,7 +3,7 @@
 
 use auth_domain::activity::{OutboxBacklog, OutboxRepository, SmsMessage};
 use auth_domain::{
-    AccountRequest, AccountRequestKind, Email, EmailMessage, MessageId, OutboxMessage,
+    AccountRequest, AccountRequestKind, DomainEvent, Email, EmailMessage, MessageId, OutboxMessage,
     OutboxPayload, OutboxStatus, RepoError, Timestamp,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -43,6 +43,20 @@ struct AccountRequestPayload {
     user_agent: Option<String>,
 }
 
+/// The stored form of a domain event (kind `event`).
+#[derive(Serialize, Deserialize)]
+struct EventPayload {
+    #[serde(rename = "type")]
+    kind: String,
+    subject: String,
+    partitionkey: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    orgid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actorid: Option<String>,
+    data: serde_json::Value,
+}
+
 /// The stored form of a text message.
 #[derive(Serialize, Deserialize)]
 struct SmsPayload {
@@ -68,6 +82,16 @@ fn encode(payload: &OutboxPayload) -> Result<String, DbError> {
             to: sms.to.clone(),
             body: sms.body.clone(),
         }),
+        OutboxPayload::Event(event) => serde_json::from_str(&event.data).and_then(|data| {
+            serde_json::to_string(&EventPayload {
+                kind: event.kind.clone(),
+                subject: event.subject.clone(),
+                partitionkey: event.partition_key.clone(),
+                orgid: event.organization_id.clone(),
+                actorid: event.actor_id.clone(),
+                data,
+            })
+        }),
     };
     json.map_err(|e| sea_orm::DbErr::Custom(format!("outbox payload: {e}")).into())
 }
@@ -92,7 +116,21 @@ fn metadata_of(payload: &OutboxPayload) -> Result<String, DbError> {
             to: sms.to.clone(),
             body: String::new(),
         })),
+        // An event is its own record: it holds no secret by construction.
+        OutboxPayload::Event(_) => encode(payload),
     }
+}
+
+fn decode_event(payload: &str) -> Result<DomainEvent, serde_json::Error> {
+    let stored: EventPayload = serde_json::from_str(payload)?;
+    Ok(DomainEvent {
+        kind: stored.kind,
+        subject: stored.subject,
+        partition_key: stored.partitionkey,
+        organization_id: stored.orgid,
+        actor_id: stored.actorid,
+        data: stored.data.to_string(),
+    })
 }
 
 fn decode(model: outbox::Model) -> Result<OutboxMessage, String> {
@@ -129,6 +167,11 @@ fn decode(model: outbox::Model) -> Result<OutboxMessage, String> {
                 to: stored.to,
                 body: stored.body,
             })
+        }
+        "event" => {
+            OutboxPayload::Event(decode_event(&model.payload).map_err(|e| {
+                format!("outbox message {} has an unreadable payload: {e}", model.id)
+            })?)
         }
         other => {
             return Err(format!(
@@ -188,6 +231,9 @@ impl SeaOutbox {
     ) -> Result<Vec<OutboxMessage>, DbError> {
         let due = outbox::Entity::find()
             .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+            // Events are not delivered by this relay: the embedded mode
+            // keeps them for the pull feed.
+            .filter(outbox::Column::Kind.ne("event"))
             .filter(outbox::Column::NextAttemptAt.lte(now))
             .filter(lease_free(now))
             .order_by_asc(outbox::Column::NextAttemptAt)
@@ -340,8 +386,12 @@ impl OutboxRepository for SeaOutbox {
             let failed = Condition::all()
                 .add(outbox::Column::Status.eq(OutboxStatus::Failed.as_str()))
                 .add(outbox::Column::CreatedAt.lt(before));
+            // Events kept for the pull feed go after the same retention.
+            let kept_event = Condition::all()
+                .add(outbox::Column::Kind.eq("event"))
+                .add(outbox::Column::CreatedAt.lt(before));
             let deleted = outbox::Entity::delete_many()
-                .filter(Condition::any().add(sent).add(failed))
+                .filter(Condition::any().add(sent).add(failed).add(kept_event))
                 .exec(&self.0.conn)
                 .await?;
             Ok(deleted.rows_affected)
@@ -353,6 +403,7 @@ impl OutboxRepository for SeaOutbox {
         guarded(async {
             let next = outbox::Entity::find()
                 .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+                .filter(outbox::Column::Kind.ne("event"))
                 .order_by_asc(outbox::Column::NextAttemptAt)
                 .one(&self.0.conn)
                 .await?;
@@ -370,12 +421,44 @@ impl OutboxRepository for SeaOutbox {
             let count = |status: OutboxStatus| {
                 outbox::Entity::find()
                     .filter(outbox::Column::Status.eq(status.as_str()))
+                    .filter(outbox::Column::Kind.ne("event"))
                     .count(&self.0.conn)
             };
             Ok(OutboxBacklog {
                 pending: count(OutboxStatus::Pending).await?,
                 failed: count(OutboxStatus::Failed).await?,
             })
+        })
+        .await
+    }
+}
+
+impl auth_domain::activity::EventFeed for SeaOutbox {
+    async fn events_after(
+        &self,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<(MessageId, Timestamp, DomainEvent)>, RepoError> {
+        guarded(async {
+            let mut query = outbox::Entity::find().filter(outbox::Column::Kind.eq("event"));
+            if let Some(after) = after {
+                query = query.filter(outbox::Column::Id.gt(after.as_uuid()));
+            }
+            let rows = query
+                .order_by_asc(outbox::Column::Id)
+                .limit(u64::from(limit))
+                .all(&self.0.conn)
+                .await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|row| match decode_event(&row.payload) {
+                    Ok(event) => Some((MessageId::from_uuid(row.id), row.created_at, event)),
+                    Err(err) => {
+                        tracing::error!(error = %err, id = %row.id, "skipping an unreadable event");
+                        None
+                    }
+                })
+                .collect())
         })
         .await
     }

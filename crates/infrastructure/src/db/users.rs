@@ -331,14 +331,18 @@ async fn erase_personal_data<C: ConnectionTrait>(
     for recipient in recipients {
         let quoted =
             serde_json::to_string(&recipient).map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-        let pattern = format!("%{}%", escape_like(&format!("\"to\":{quoted}")));
-        outbox_rows::Entity::delete_many()
-            .filter(
-                Expr::col(outbox_rows::Column::Payload)
-                    .like(LikeExpr::new(pattern).escape(LIKE_ESCAPE)),
-            )
-            .exec(db)
-            .await?;
+        // Mails and texts to them, and kept events that name the address
+        // (`user.created`).
+        for field in ["to", "email"] {
+            let pattern = format!("%{}%", escape_like(&format!("\"{field}\":{quoted}")));
+            outbox_rows::Entity::delete_many()
+                .filter(
+                    Expr::col(outbox_rows::Column::Payload)
+                        .like(LikeExpr::new(pattern).escape(LIKE_ESCAPE)),
+                )
+                .exec(db)
+                .await?;
+        }
     }
     let sessions_of_user = Query::select()
         .column(session_rows::Column::Id)

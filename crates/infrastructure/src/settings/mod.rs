@@ -14,10 +14,10 @@ use serde::Deserialize;
 
 pub use sections::{
     AccountSettings, AdminSettings, Algorithm, AuthzSettings, BackupCodeConfig, DatabaseSettings,
-    HttpSettings, LimitSettings, LinkSettings, LockoutConfig, LogFormat, LogSettings, MailSettings,
-    MailTransport, MfaConfig, OrgsSettings, PasswordSettings, RedisSettings, SecuritySettings,
-    SessionSettings, SmsSettings, SmsTransport, SmtpSettings, SmtpTls, TierSettings, TiersSettings,
-    TokenSettings, TotpConfig,
+    EventsSettings, HttpSettings, LimitSettings, LinkSettings, LockoutConfig, LogFormat,
+    LogSettings, MailSettings, MailTransport, MfaConfig, OrgsSettings, PasswordSettings,
+    RedisSettings, SecuritySettings, SessionSettings, SmsSettings, SmsTransport, SmtpSettings,
+    SmtpTls, TierSettings, TiersSettings, TokenSettings, TotpConfig,
 };
 
 /// The defaults of every key: the one place they are written. The same file
@@ -67,6 +67,8 @@ pub struct Settings {
     pub admin: AdminSettings,
     /// Organizations.
     pub orgs: OrgsSettings,
+    /// Domain events.
+    pub events: EventsSettings,
 }
 
 /// Settings could not be loaded or are not acceptable.
@@ -220,6 +222,12 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Invalid`] naming the first key at fault.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.events.broker != "none" {
+            return Err(invalid(
+                "events.broker",
+                "only `none` (events kept in the database, read at GET /api/v1/admin/events) is built in this version",
+            ));
+        }
         if let Some(bad) = self
             .admin
             .bootstrap_emails

@@ -502,6 +502,19 @@ pub struct TierSettings {
     pub max_members: u32,
 }
 
+/// `[events]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    /// `none` (embedded: kept in the database for the pull feed).
+    pub broker: String,
+    /// The CloudEvents source id; empty = the host name.
+    pub source_id: String,
+    /// How long events stay in the database.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
 /// `[authz]`
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

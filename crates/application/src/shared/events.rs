@@ -1,0 +1,49 @@
+//! Domain events (EVENTS.md), queued in the outbox with the change they
+//! report: never an event without its change, never a change without its
+//! event.
+
+use auth_domain::{DomainEvent, OrganizationId, OutboxMessage, OutboxPayload, Timestamp, UserId};
+use serde_json::Value;
+
+/// An event about a user (partitioned by the user).
+pub(crate) fn user_event(
+    kind: &str,
+    user: UserId,
+    actor: Option<String>,
+    data: Value,
+    now: Timestamp,
+) -> OutboxMessage {
+    OutboxMessage::new(
+        OutboxPayload::Event(DomainEvent {
+            kind: kind.to_owned(),
+            subject: user.to_string(),
+            partition_key: user.to_string(),
+            organization_id: None,
+            actor_id: actor,
+            data: data.to_string(),
+        }),
+        now,
+    )
+}
+
+/// An event about an organization (partitioned by the organization).
+pub(crate) fn org_event(
+    kind: &str,
+    org: OrganizationId,
+    subject: String,
+    actor: Option<String>,
+    data: Value,
+    now: Timestamp,
+) -> OutboxMessage {
+    OutboxMessage::new(
+        OutboxPayload::Event(DomainEvent {
+            kind: kind.to_owned(),
+            subject,
+            partition_key: org.to_string(),
+            organization_id: Some(org.to_string()),
+            actor_id: actor,
+            data: data.to_string(),
+        }),
+        now,
+    )
+}
