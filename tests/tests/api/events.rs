@@ -147,6 +147,30 @@ async fn changes_are_reported_as_cloud_events_in_order_and_without_secrets() {
         types(&all.body["events"])[2..4].to_vec()
     );
 
+    // A replayed refresh token: the one event that names an address.
+    let last = all.body["events"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = app.login(&address, PASSWORD).await;
+    let rotated = app.refresh(&again.str("refresh_token")).await;
+    assert_eq!(rotated.status, 200);
+    app.refresh(&again.str("refresh_token"))
+        .await
+        .assert_problem(401, "refresh_token_reused");
+    let later = app
+        .get_authed(&format!("/api/v1/admin/events?after={last}"), &admin_token)
+        .await;
+    let suspicious = later.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "auth.suspicious_activity")
+        .expect("auth.suspicious_activity");
+    assert_eq!(suspicious["data"]["kind"], "refresh_token_reuse");
+    assert_eq!(suspicious["data"]["ip"], "127.0.0.1");
+    assert_eq!(suspicious["data"]["user_id"], user_id.as_str());
+
     app.get_authed("/api/v1/admin/events", &user.str("access_token"))
         .await
         .assert_problem(401, "unauthorized");

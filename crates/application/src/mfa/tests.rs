@@ -262,6 +262,16 @@ async fn ten_wrong_codes_lock_the_factor_even_for_a_right_code_until_the_lock_en
         );
         assert!(state.outbox.iter().any(|row| matches!(&row.message.payload,
             OutboxPayload::Email(m) if m.subject.contains("locked"))));
+        for (kind, data) in [
+            ("auth.account_locked", "\"kind\":\"mfa\""),
+            ("auth.suspicious_activity", "\"kind\":\"mfa_failures\""),
+        ] {
+            assert!(
+                state.outbox.iter().any(|row| matches!(&row.message.payload,
+                    OutboxPayload::Event(e) if e.kind == kind && e.data.contains(data))),
+                "{kind}"
+            );
+        }
     }
     h.world.advance(Duration::from_secs(901));
     let required = password_step(&h, "di@example.com").await;

@@ -176,7 +176,12 @@ impl<P: SessionPorts> SessionService<P> {
                 session.user_id,
                 RevokeScope::One(session.id),
                 RevokeReason::TokenReuse,
-                Effects::event(event),
+                Effects::event(event).and_message(crate::shared::events::suspicious(
+                    session.user_id,
+                    "refresh_token_reuse",
+                    ctx.ip,
+                    self.clock.now(),
+                )),
             )
             .await?;
         tracing::warn!(user_id = %session.user_id, session_id = %session.id, event = "token.reuse_detected", "refresh token reuse: session revoked");

@@ -47,3 +47,23 @@ pub(crate) fn org_event(
         now,
     )
 }
+
+/// `auth.suspicious_activity`: the one event that carries an IP address.
+pub(crate) fn suspicious(
+    user: UserId,
+    kind: &str,
+    ip: Option<std::net::IpAddr>,
+    now: Timestamp,
+) -> OutboxMessage {
+    user_event(
+        "auth.suspicious_activity",
+        user,
+        None,
+        serde_json::json!({
+            "user_id": user.to_string(),
+            "kind": kind,
+            "ip": ip.map(|ip| ip.to_string()),
+        }),
+        now,
+    )
+}

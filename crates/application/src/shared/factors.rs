@@ -390,8 +390,26 @@ impl<P: FactorPorts> Factors<P> {
                 ),
             ],
         );
-        if let Err(err) = self.outbox.queue(OutboxMessage::email(mail, now)).await {
-            tracing::warn!(error = %err, "could not queue the MFA lock mail");
+        let until = auth_domain::after(now, self.limits.mfa_lock());
+        let locked = super::events::user_event(
+            "auth.account_locked",
+            user.id,
+            None,
+            serde_json::json!({
+                "user_id": user.id.to_string(),
+                "kind": "mfa",
+                "until": until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }),
+            now,
+        );
+        for message in [
+            OutboxMessage::email(mail, now),
+            locked,
+            super::events::suspicious(user.id, "mfa_failures", ctx.ip, now),
+        ] {
+            if let Err(err) = self.outbox.queue(message).await {
+                tracing::warn!(error = %err, "could not queue a message of the MFA lock");
+            }
         }
     }
 
@@ -588,7 +606,13 @@ impl<P: FactorPorts> Factors<P> {
             AuditEvent::new(AuditEventType::MfaBackupCodeUsed, Some(user.id), ctx, now)
                 .with("remaining", remaining.to_string()),
         )
-        .and_message(OutboxMessage::email(mail, now));
+        .and_message(OutboxMessage::email(mail, now))
+        .and_message(super::events::suspicious(
+            user.id,
+            "backup_code_login",
+            ctx.ip,
+            now,
+        ));
         // The compare-and-set: of two uses of one code, one wins.
         if !self
             .backup_codes
