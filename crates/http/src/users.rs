@@ -1067,29 +1067,9 @@ pub async fn events<A: App>(
         .flatten();
     let source = app.event_source();
     let envelopes = events
-        .into_iter()
+        .iter()
         .map(|(id, time, event)| {
-            let mut envelope = serde_json::json!({
-                "specversion": "1.0",
-                "id": id.as_uuid().to_string(),
-                "source": source,
-                "type": event.kind,
-                "subject": event.subject,
-                "time": time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                "datacontenttype": "application/json",
-                "partitionkey": event.partition_key,
-                "data": serde_json::from_str::<serde_json::Value>(&event.data)
-                    .unwrap_or_else(|_| serde_json::json!({})),
-            });
-            if let Some(object) = envelope.as_object_mut() {
-                if let Some(org) = event.organization_id {
-                    object.insert("orgid".into(), org.into());
-                }
-                if let Some(actor) = event.actor_id {
-                    object.insert("actorid".into(), actor.into());
-                }
-            }
-            envelope
+            auth_application::activity::events::envelope(*id, *time, event, source)
         })
         .collect();
     Ok(HttpResponse::Ok().json(EventsPageDto {

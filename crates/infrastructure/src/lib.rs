@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod db;
+pub mod events;
 pub mod hasher;
 pub mod hot;
 pub mod jwt;

@@ -39,6 +39,8 @@ pub struct Application {
     sweeper: JoinHandle<()>,
     shutdown_timeout: std::time::Duration,
     gauges: JoinHandle<()>,
+    /// The event publisher (`events.broker = nats`).
+    events: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -151,11 +153,35 @@ impl Application {
         let relay = OutboxRelay::new(db.outbox(), deliveries, clock.clone(), retry);
         let outbox_worker = tokio::spawn(run_outbox_worker(
             relay,
-            clock,
+            clock.clone(),
             outbox_queued,
             settings.mail.poll_interval,
             workers_stopping,
         ));
+
+        let events = match settings.events.broker.as_str() {
+            "nats" => {
+                let publisher = auth_infrastructure::events::NatsPublisher::connect(
+                    &settings.events.nats.url,
+                    &settings.events.nats.stream,
+                    &settings.events.subject_prefix,
+                )
+                .await?;
+                let relay = auth_application::activity::events::EventRelay::new(
+                    db.outbox(),
+                    publisher,
+                    clock.clone(),
+                    auth_application::activity::events::EventRelayPolicy {
+                        max_attempts: settings.events.max_attempts,
+                        batch_size: settings.events.batch_size,
+                        ..Default::default()
+                    },
+                    format!("/auth-service/{}", source_id(&settings.events.source_id)),
+                );
+                Some(tokio::spawn(run_event_relay(relay)))
+            }
+            _ => None,
+        };
 
         let listener =
             TcpListener::bind((settings.http.host, settings.http.port)).map_err(|e| {
@@ -184,6 +210,7 @@ impl Application {
             sweeper,
             shutdown_timeout,
             gauges,
+            events,
         })
     }
 
@@ -210,6 +237,9 @@ impl Application {
         // in-flight requests; a message cut off is retried after its lease.
         let _ = self.stop_workers.send(true);
         self.sweeper.abort();
+        if let Some(events) = &self.events {
+            events.abort();
+        }
         let worker = self.outbox_worker;
         let abort = worker.abort_handle();
         if tokio::time::timeout(self.shutdown_timeout, worker)
@@ -220,6 +250,27 @@ impl Application {
             abort.abort();
         }
         result
+    }
+}
+
+/// Publishes due events, in order, until aborted: at once while there is
+/// work, every 200 ms when idle, and backs off when the database fails.
+async fn run_event_relay<O, P, C>(relay: auth_application::activity::events::EventRelay<O, P, C>)
+where
+    O: auth_domain::activity::OutboxRepository + auth_domain::activity::EventFeed,
+    P: auth_domain::activity::EventPublisher,
+    C: auth_domain::system::Clock,
+{
+    loop {
+        let wait = match relay.publish_due().await {
+            Ok(pass) if pass.published > 0 && pass.retried == 0 => std::time::Duration::ZERO,
+            Ok(_) => std::time::Duration::from_millis(200),
+            Err(err) => {
+                tracing::warn!(error = %err, "event relay pass failed; will retry");
+                std::time::Duration::from_secs(2)
+            }
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 

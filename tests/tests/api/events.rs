@@ -2,6 +2,8 @@
 //! they report, kept in the database and read from the pull feed as
 //! CloudEvents envelopes.
 
+use std::time::Duration;
+
 use auth_tests::{PASSWORD, TestApp, TestEnv, email};
 use serde_json::{Value, json};
 
@@ -178,4 +180,113 @@ async fn changes_are_reported_as_cloud_events_in_order_and_without_secrets() {
     app.get_authed("/api/v1/admin/events", &plain.str("access_token"))
         .await
         .assert_problem(403, "forbidden");
+}
+
+/// The NATS server of this machine, or `None` (the test says why and
+/// returns) unless `AUTH_TEST_NATS=required`, as `.ci/run` sets, where an
+/// unreachable server fails the test.
+async fn nats() -> Option<(String, async_nats::Client)> {
+    let url =
+        std::env::var("AUTH_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let required = std::env::var("AUTH_TEST_NATS").is_ok_and(|v| v == "required");
+    match tokio::time::timeout(Duration::from_secs(5), async_nats::connect(url.as_str())).await {
+        Ok(Ok(client)) => Some((url, client)),
+        other => {
+            assert!(
+                !required,
+                "NATS at {url} is required here and unreachable: {other:?}"
+            );
+            eprintln!(
+                "skipped: no NATS server at {url} (set AUTH_TEST_NATS=required to fail instead)"
+            );
+            None
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_nats_jetstream_in_order_deduplicated_by_their_id() {
+    use futures_util::StreamExt as _;
+
+    let Some((url, client)) = nats().await else {
+        return;
+    };
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let stream = format!("AUTH_TEST_{run}");
+    let prefix = format!("test.{run}");
+    let env = TestEnv::new().await;
+    let (stream_name, subject_prefix) = (stream.clone(), prefix.clone());
+    let app = env
+        .spawn_with(move |s| {
+            s.events.broker = "nats".into();
+            s.events.nats.url = url;
+            s.events.nats.stream = stream_name;
+            s.events.subject_prefix = subject_prefix;
+        })
+        .await;
+    let address = email("nats-user");
+    let login = app.verified_login(&address).await;
+    let user_id = login.body["user"]["id"].as_str().unwrap().to_owned();
+
+    let jetstream = async_nats::jetstream::new(client);
+    let consumer = jetstream
+        .get_stream(&stream)
+        .await
+        .expect("the service created the stream")
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: None,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let mut received: Vec<(String, Value, Option<String>)> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while received.len() < 3 && std::time::Instant::now() < deadline {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(10)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .expect("fetch");
+        while let Some(Ok(message)) = batch.next().await {
+            let envelope: Value = serde_json::from_slice(&message.payload).expect("JSON");
+            let msg_id = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.as_str().to_owned());
+            received.push((message.subject.to_string(), envelope, msg_id));
+            message.ack().await.expect("ack");
+        }
+    }
+    let subjects: Vec<&str> = received.iter().map(|(s, _, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            format!("{prefix}.user.created"),
+            format!("{prefix}.user.updated"),
+            format!("{prefix}.user.login"),
+        ],
+        "in order, one subject per type"
+    );
+    for (_, envelope, msg_id) in &received {
+        assert_eq!(envelope["specversion"], "1.0");
+        assert_eq!(envelope["partitionkey"], user_id.as_str());
+        assert_eq!(
+            msg_id.as_deref(),
+            envelope["id"].as_str(),
+            "Nats-Msg-Id = id"
+        );
+    }
+    // Marked published only after the ack: nothing left pending.
+    let pending = auth_tests::eventually(Duration::from_secs(10), || async {
+        (env.query_i64("SELECT COUNT(*) FROM outbox WHERE kind = 'event' AND status = 'pending'")
+            .await
+            == 0)
+            .then_some(())
+    })
+    .await;
+    assert!(pending.is_some(), "every event marked published");
+    let _ = jetstream.delete_stream(&stream).await;
 }

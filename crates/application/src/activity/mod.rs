@@ -1,6 +1,7 @@
 //! The `activity` context: the audit trail's reader, and the outbox relay
 //! that delivers what changes queued. (Domain events land here too.)
 
+pub mod events;
 mod relay;
 mod trail;
 

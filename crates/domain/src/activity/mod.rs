@@ -11,8 +11,8 @@ pub use outbox::{
     OutboxStatus, SmsMessage,
 };
 pub use ports::{
-    AccountRequests, AuditFilter, AuditLog, DeliveryError, EventFeed, MailError, Mailer,
-    OutboxBacklog, OutboxRepository, SmsSender,
+    AccountRequests, AuditFilter, AuditLog, DeliveryError, EventFeed, EventPublisher, MailError,
+    Mailer, OutboxBacklog, OutboxRepository, SmsSender,
 };
 
 /// The side effects of a state change: its audit events and the messages it

@@ -52,6 +52,30 @@ pub trait EventFeed: Send + Sync + 'static {
         after: Option<MessageId>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<(MessageId, Timestamp, crate::DomainEvent)>, RepoError>> + Send;
+
+    /// Leases the oldest unpublished events, in id order, until
+    /// `lease_until`, stopping at the first one another publisher holds: of
+    /// several instances, one publishes at a time, so events leave in
+    /// order. Marking them is the outbox's (`mark_sent`, `schedule_retry`,
+    /// `mark_failed`, `release`).
+    fn claim_events(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxMessage>, RepoError>> + Send;
+}
+
+/// Publishes domain events to a broker; `Ok` only after the broker's ack.
+pub trait EventPublisher: Send + Sync + 'static {
+    /// Publishes one CloudEvents envelope (JSON) of type `kind`, deduplicated
+    /// by the broker on `id`.
+    fn publish(
+        &self,
+        id: MessageId,
+        kind: &str,
+        envelope: &str,
+    ) -> impl Future<Output = Result<(), DeliveryError>> + Send;
 }
 
 /// Which audit events an administrator reads.

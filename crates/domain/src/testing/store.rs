@@ -837,6 +837,37 @@ impl AuditLog for MemoryAudit {
 pub struct MemoryOutbox(pub(super) World);
 
 impl crate::activity::EventFeed for MemoryOutbox {
+    async fn claim_events(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, RepoError> {
+        let mut state = self.0.lock();
+        state.check()?;
+        let mut rows: Vec<&mut OutboxRow> = state
+            .outbox
+            .iter_mut()
+            .filter(|row| {
+                row.status == OutboxStatus::Pending
+                    && matches!(row.message.payload, OutboxPayload::Event(_))
+            })
+            .collect();
+        rows.sort_by_key(|row| row.message.id);
+        let mut claimed = Vec::new();
+        for row in rows
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
+            if row.message.next_attempt_at > now || row.lease.is_some_and(|lease| lease >= now) {
+                break;
+            }
+            row.lease = Some(lease_until);
+            claimed.push(row.message.clone());
+        }
+        Ok(claimed)
+    }
+
     async fn events_after(
         &self,
         after: Option<crate::MessageId>,

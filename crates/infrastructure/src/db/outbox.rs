@@ -434,6 +434,51 @@ impl OutboxRepository for SeaOutbox {
 }
 
 impl auth_domain::activity::EventFeed for SeaOutbox {
+    async fn claim_events(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, RepoError> {
+        guarded(async {
+            // The oldest unpublished events, whatever their retry time: an
+            // event waiting for its retry holds back every later one.
+            let oldest = outbox::Entity::find()
+                .filter(outbox::Column::Kind.eq("event"))
+                .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+                .order_by_asc(outbox::Column::Id)
+                .limit(u64::from(limit))
+                .all(&self.0.conn)
+                .await?;
+            let mut claimed = Vec::with_capacity(oldest.len());
+            for model in oldest {
+                if model.next_attempt_at > now {
+                    break;
+                }
+                let won = outbox::Entity::update_many()
+                    .col_expr(outbox::Column::LockedUntil, Expr::value(lease_until))
+                    .filter(outbox::Column::Id.eq(model.id))
+                    .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+                    .filter(lease_free(now))
+                    .exec(&self.0.conn)
+                    .await?;
+                if won.rows_affected != 1 {
+                    // Another publisher holds it: it publishes these in order.
+                    break;
+                }
+                match decode(model) {
+                    Ok(message) => claimed.push(message),
+                    Err(err) => {
+                        tracing::error!(error = %err, "an unreadable event holds back the feed");
+                        break;
+                    }
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
     async fn events_after(
         &self,
         after: Option<MessageId>,

@@ -222,10 +222,10 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Invalid`] naming the first key at fault.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        if self.events.broker != "none" {
+        if !matches!(self.events.broker.as_str(), "none" | "nats") {
             return Err(invalid(
                 "events.broker",
-                "only `none` (events kept in the database, read at GET /api/v1/admin/events) is built in this version",
+                "`none` (kept in the database, read at GET /api/v1/admin/events) or `nats`; kafka and redis are not built in this version",
             ));
         }
         if let Some(bad) = self

@@ -506,13 +506,56 @@ pub struct TierSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventsSettings {
-    /// `none` (embedded: kept in the database for the pull feed).
+    /// `none` (kept in the database for the pull feed) or `nats`.
     pub broker: String,
     /// The CloudEvents source id; empty = the host name.
     pub source_id: String,
+    /// Subjects are `{subject_prefix}.{type}`.
+    pub subject_prefix: String,
+    /// Events per relay pass.
+    pub batch_size: u32,
+    /// Attempts before an event is marked failed.
+    pub max_attempts: u32,
     /// How long events stay in the database.
     #[serde(with = "humantime_serde")]
     pub retention: Duration,
+    /// `[events.nats]`
+    pub nats: NatsSettings,
+    /// `[events.kafka]` (not built in this version).
+    pub kafka: KafkaSettings,
+    /// `[events.redis]` (not built in this version).
+    pub redis: StreamSettings,
+}
+
+/// `[events.nats]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSettings {
+    /// The server.
+    pub url: String,
+    /// The JetStream stream, created if missing.
+    pub stream: String,
+}
+
+/// `[events.kafka]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Bootstrap brokers.
+    #[serde(deserialize_with = "string_list")]
+    pub brokers: Vec<String>,
+    /// The topic.
+    pub topic: String,
+}
+
+/// `[events.redis]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSettings {
+    /// The stream key.
+    pub stream: String,
+    /// `MAXLEN ~`.
+    pub maxlen: u64,
 }
 
 /// `[authz]`

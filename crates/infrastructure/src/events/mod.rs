@@ -1,0 +1,5 @@
+//! Publishing domain events to a broker: NATS JetStream.
+
+mod nats;
+
+pub use nats::NatsPublisher;
