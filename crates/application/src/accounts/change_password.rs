@@ -78,7 +78,13 @@ impl<P: AccountPorts> AccountService<P> {
                 RevokeScope::AllExcept(claims.session_id),
                 RevokeReason::PasswordChanged,
                 now,
-                Effects::event(event),
+                Effects::event(event).and_message(crate::shared::events::user_event(
+                    "user.updated",
+                    user.id,
+                    None,
+                    serde_json::json!({ "user_id": user.id.to_string(), "changed": ["password"] }),
+                    now,
+                )),
             )
             .await
             .map_err(Failure::from)?;

@@ -120,7 +120,14 @@ impl<P: AccountPorts> AccountService<P> {
             ctx,
             now,
         ))
-        .and_message(mail);
+        .and_message(mail)
+        .and_message(crate::shared::events::user_event(
+            "user.updated",
+            user.id,
+            None,
+            serde_json::json!({ "user_id": user.id.to_string(), "changed": ["password"] }),
+            now,
+        ));
         let revoked = self
             .one_time_tokens
             .complete_password_reset(token.id, user.id, &hash, now, effects)

@@ -119,12 +119,29 @@ impl<P: MfaPorts> MfaService<P> {
                 Part::Text("If this was not you, change your password now.".to_owned()),
             ],
         );
-        let effects = Effects::event(
+        let mut effects = Effects::event(
             AuditEvent::new(AuditEventType::MfaMethodRemoved, Some(user.id), ctx, now)
                 .with("method_id", method.to_string())
                 .with("type", found.kind.as_str()),
         )
         .and_message(OutboxMessage::email(mail, now));
+        let others_active = self
+            .methods
+            .list(user.id)
+            .await
+            .map_err(Failure::from)?
+            .iter()
+            .any(|m| m.id != method && m.is_active());
+        if found.is_active() && !others_active {
+            // The last active method: MFA turns off.
+            effects = effects.and_message(crate::shared::events::user_event(
+                "user.updated",
+                user.id,
+                None,
+                serde_json::json!({ "user_id": user.id.to_string(), "changed": ["mfa_enabled"] }),
+                now,
+            ));
+        }
         let removal = self
             .methods
             .remove(method, user.id, claims.session_id, now, effects)

@@ -198,12 +198,22 @@ impl<P: MfaPorts> MfaService<P> {
                 ),
             ],
         );
-        let effects = Effects::event(
+        let mut effects = Effects::event(
             AuditEvent::new(AuditEventType::MfaMethodAdded, Some(user.id), ctx, now)
                 .with("method_id", method.id.to_string())
                 .with("type", method.kind.as_str()),
         )
         .and_message(OutboxMessage::email(mail, now));
+        if backup.is_some() {
+            // The first active method: MFA turns on.
+            effects = effects.and_message(crate::shared::events::user_event(
+                "user.updated",
+                user.id,
+                None,
+                serde_json::json!({ "user_id": user.id.to_string(), "changed": ["mfa_enabled"] }),
+                now,
+            ));
+        }
         let revoked = self
             .methods
             .activate(Activation {
