@@ -143,7 +143,11 @@ async fn totp_setup_then_a_two_step_login() {
         "the first method signs every other device out"
     );
     assert!(
-        h.world.lock().outbox.iter().any(|row| matches!(&row.message.payload,
+        h.world
+            .lock()
+            .outbox
+            .iter()
+            .any(|row| matches!(&row.message.payload,
             OutboxPayload::Event(e) if e.kind == "user.updated" && e.data.contains("mfa_enabled"))),
         "MFA on is a user.updated event"
     );
