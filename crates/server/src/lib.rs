@@ -159,6 +159,12 @@ impl Application {
             workers_stopping,
         ));
 
+        let policy = auth_application::activity::events::EventRelayPolicy {
+            max_attempts: settings.events.max_attempts,
+            batch_size: settings.events.batch_size,
+            ..Default::default()
+        };
+        let event_source = format!("/auth-service/{}", source_id(&settings.events.source_id));
         let events = match settings.events.broker.as_str() {
             "nats" => {
                 let publisher = auth_infrastructure::events::NatsPublisher::connect(
@@ -171,12 +177,25 @@ impl Application {
                     db.outbox(),
                     publisher,
                     clock.clone(),
-                    auth_application::activity::events::EventRelayPolicy {
-                        max_attempts: settings.events.max_attempts,
-                        batch_size: settings.events.batch_size,
-                        ..Default::default()
-                    },
-                    format!("/auth-service/{}", source_id(&settings.events.source_id)),
+                    policy.clone(),
+                    event_source.clone(),
+                );
+                Some(tokio::spawn(run_event_relay(relay)))
+            }
+            "redis" => {
+                let url = settings.redis.url.as_deref().unwrap_or_default();
+                let publisher = auth_infrastructure::events::RedisStreamPublisher::connect(
+                    url,
+                    &settings.events.redis.stream,
+                    settings.events.redis.maxlen,
+                )
+                .await?;
+                let relay = auth_application::activity::events::EventRelay::new(
+                    db.outbox(),
+                    publisher,
+                    clock.clone(),
+                    policy.clone(),
+                    event_source.clone(),
                 );
                 Some(tokio::spawn(run_event_relay(relay)))
             }

@@ -75,7 +75,7 @@ pub fn spawn_gauges<S, O>(
 ) -> tokio::task::JoinHandle<()>
 where
     S: auth_domain::sessions::SessionRepository,
-    O: auth_domain::activity::OutboxRepository,
+    O: auth_domain::activity::OutboxRepository + auth_domain::activity::EventFeed,
 {
     tokio::spawn(async move {
         loop {
@@ -85,6 +85,9 @@ where
             if let Ok(backlog) = outbox.backlog().await {
                 metrics::gauge!("auth_email_outbox_pending").set(backlog.pending as f64);
                 metrics::gauge!("auth_email_outbox_failed").set(backlog.failed as f64);
+            }
+            if let Ok(pending) = outbox.pending_events().await {
+                metrics::gauge!("auth_events_outbox_pending").set(pending as f64);
             }
             tokio::time::sleep(GAUGE_INTERVAL).await;
         }

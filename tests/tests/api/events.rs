@@ -290,3 +290,64 @@ async fn events_reach_nats_jetstream_in_order_deduplicated_by_their_id() {
     assert!(pending.is_some(), "every event marked published");
     let _ = jetstream.delete_stream(&stream).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_reach_a_redis_stream_in_order() {
+    use fred::prelude::{
+        Builder, ClientLike as _, Config, KeysInterface as _, StreamsInterface as _,
+    };
+
+    let url =
+        std::env::var("AUTH_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let Ok(config) = Config::from_url(&url) else {
+        panic!("bad redis url {url}");
+    };
+    let Ok(client) = Builder::from_config(config).build() else {
+        panic!("redis client");
+    };
+    let reachable = tokio::time::timeout(Duration::from_secs(3), client.init())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    if !reachable {
+        assert!(
+            std::env::var("AUTH_TEST_REDIS_URL").is_err(),
+            "Redis at {url} is required here and unreachable"
+        );
+        eprintln!("skipped: no Redis at {url}");
+        return;
+    }
+    let stream = format!("test:events:{}", uuid::Uuid::now_v7().simple());
+    let env = TestEnv::new().await;
+    let (redis_url, stream_key) = (url.clone(), stream.clone());
+    let app = env
+        .spawn_with(move |s| {
+            s.redis.url = Some(redis_url);
+            s.events.broker = "redis".into();
+            s.events.redis.stream = stream_key;
+        })
+        .await;
+    let login = app.verified_login(&email("stream-user")).await;
+    let user_id = login.body["user"]["id"].as_str().unwrap().to_owned();
+    let entries = auth_tests::eventually(Duration::from_secs(20), || {
+        let client = client.clone();
+        let stream = stream.clone();
+        async move {
+            let entries: Vec<(String, std::collections::HashMap<String, String>)> =
+                client.xrange(&stream, "-", "+", None).await.ok()?;
+            (entries.len() >= 3).then_some(entries)
+        }
+    })
+    .await
+    .expect("three events in the stream");
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|(_, fields)| fields["type"].as_str())
+        .collect();
+    assert_eq!(kinds, ["user.created", "user.updated", "user.login"]);
+    for (_, fields) in &entries {
+        let envelope: serde_json::Value = serde_json::from_str(&fields["event"]).expect("JSON");
+        assert_eq!(envelope["id"].as_str(), Some(fields["id"].as_str()));
+        assert_eq!(envelope["partitionkey"], user_id.as_str());
+    }
+    let _: i64 = client.del(&stream).await.unwrap_or_default();
+}

@@ -53,6 +53,10 @@ pub trait EventFeed: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<(MessageId, Timestamp, crate::DomainEvent)>, RepoError>> + Send;
 
+    /// How many events wait to be published (with a broker; without one,
+    /// every kept event is "pending").
+    fn pending_events(&self) -> impl Future<Output = Result<u64, RepoError>> + Send;
+
     /// Leases the oldest unpublished events, in id order, until
     /// `lease_until`, stopping at the first one another publisher holds: of
     /// several instances, one publishes at a time, so events leave in

@@ -837,6 +837,19 @@ impl AuditLog for MemoryAudit {
 pub struct MemoryOutbox(pub(super) World);
 
 impl crate::activity::EventFeed for MemoryOutbox {
+    async fn pending_events(&self) -> Result<u64, RepoError> {
+        let state = self.0.lock();
+        state.check()?;
+        Ok(state
+            .outbox
+            .iter()
+            .filter(|row| {
+                row.status == OutboxStatus::Pending
+                    && matches!(row.message.payload, OutboxPayload::Event(_))
+            })
+            .count() as u64)
+    }
+
     async fn claim_events(
         &self,
         now: Timestamp,

@@ -434,6 +434,17 @@ impl OutboxRepository for SeaOutbox {
 }
 
 impl auth_domain::activity::EventFeed for SeaOutbox {
+    async fn pending_events(&self) -> Result<u64, RepoError> {
+        guarded(async {
+            Ok(outbox::Entity::find()
+                .filter(outbox::Column::Kind.eq("event"))
+                .filter(outbox::Column::Status.eq(OutboxStatus::Pending.as_str()))
+                .count(&self.0.conn)
+                .await?)
+        })
+        .await
+    }
+
     async fn claim_events(
         &self,
         now: Timestamp,

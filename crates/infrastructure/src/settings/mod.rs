@@ -222,10 +222,16 @@ impl Settings {
     /// # Errors
     /// [`SettingsError::Invalid`] naming the first key at fault.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        if !matches!(self.events.broker.as_str(), "none" | "nats") {
+        if !matches!(self.events.broker.as_str(), "none" | "nats" | "redis") {
             return Err(invalid(
                 "events.broker",
-                "`none` (kept in the database, read at GET /api/v1/admin/events) or `nats`; kafka and redis are not built in this version",
+                "`none` (kept in the database, read at GET /api/v1/admin/events), `nats` or `redis`; kafka is not built in this version",
+            ));
+        }
+        if self.events.broker == "redis" && self.redis.url.is_none() {
+            return Err(invalid(
+                "events.broker",
+                "`redis` publishes to the Redis of redis.url, which is not set",
             ));
         }
         if let Some(bad) = self
