@@ -48,6 +48,22 @@ pub(crate) fn org_event(
     )
 }
 
+/// `auth.suspicious_activity` about a client, not an account
+/// (`ip_blocked`): partitioned by the address.
+pub(crate) fn suspicious_client(kind: &str, ip: std::net::IpAddr, now: Timestamp) -> OutboxMessage {
+    OutboxMessage::new(
+        OutboxPayload::Event(DomainEvent {
+            kind: "auth.suspicious_activity".to_owned(),
+            subject: ip.to_string(),
+            partition_key: ip.to_string(),
+            organization_id: None,
+            actor_id: None,
+            data: serde_json::json!({ "kind": kind, "ip": ip.to_string() }).to_string(),
+        }),
+        now,
+    )
+}
+
 /// `auth.suspicious_activity`: the one event that carries an IP address.
 pub(crate) fn suspicious(
     user: UserId,

@@ -294,6 +294,15 @@ impl<P: SignInPorts> SignInService<P> {
             let event = AuditEvent::new(AuditEventType::IpBlocked, None, ctx, self.clock.now())
                 .with("blocked_secs", block.as_secs().to_string());
             self.record(event).await;
+            if let Some(ip) = ctx.ip {
+                let suspicious =
+                    crate::shared::events::suspicious_client("ip_blocked", ip, self.clock.now());
+                if let Err(err) =
+                    auth_domain::activity::OutboxRepository::queue(&self.outbox, suspicious).await
+                {
+                    tracing::warn!(error = %err, "could not queue the ip_blocked event");
+                }
+            }
         }
     }
 
@@ -502,6 +511,16 @@ mod tests {
             .filter(|e| e.kind == AuditEventType::IpBlocked)
             .count();
         assert_eq!(blocked, 1);
+        assert!(
+            h.world
+                .lock()
+                .outbox
+                .iter()
+                .any(|row| matches!(&row.message.payload,
+                auth_domain::OutboxPayload::Event(e)
+                    if e.kind == "auth.suspicious_activity" && e.data.contains("ip_blocked"))),
+            "the block is an auth.suspicious_activity event"
+        );
         // Another client is not concerned; the block ends on time.
         let elsewhere = RequestContext::default();
         assert!(

@@ -116,6 +116,8 @@ pub struct SignInService<P: SignInPorts> {
     issuer: Issuer<P>,
     limits: Limits<P::Limiter>,
     factors: Factors<P>,
+    /// For events that change nothing else (a blocked client).
+    outbox: <P as FactorPorts>::Outbox,
     clock: P::Clock,
     settings: AuthSettings,
     orgs: P::Orgs,
@@ -154,6 +156,7 @@ impl<P: SignInPorts> SignInService<P> {
             users,
             sessions: sessions.clone(),
             audit: factors.audit.clone(),
+            outbox: factors.outbox.clone(),
             methods: factors.methods.clone(),
             backup_codes: factors.backup_codes.clone(),
             pending_logins,
