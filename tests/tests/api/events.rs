@@ -351,3 +351,70 @@ async fn events_reach_a_redis_stream_in_order() {
     }
     let _: i64 = client.del(&stream).await.unwrap_or_default();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_out_a_nats_outage_and_arrive_in_order() {
+    use futures_util::StreamExt as _;
+
+    let Some((url, client)) = nats().await else {
+        return;
+    };
+    let cut = auth_tests::cut::TcpCut::start(&auth_tests::cut::target_of(&url, 4222)).await;
+    let through = auth_tests::cut::through(&url, cut.port);
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let stream = format!("AUTH_OUTAGE_{run}");
+    let prefix = format!("outage.{run}");
+    let env = TestEnv::new().await;
+    let (stream_name, subject_prefix) = (stream.clone(), prefix.clone());
+    let app = env
+        .spawn_with(move |s| {
+            s.events.broker = "nats".into();
+            s.events.nats.url = through;
+            s.events.nats.stream = stream_name;
+            s.events.subject_prefix = subject_prefix;
+        })
+        .await;
+
+    cut.cut();
+    let login = app.verified_login(&email("outage-user")).await;
+    let user_id = login.body["user"]["id"].as_str().unwrap().to_owned();
+    assert!(
+        env.query_i64("SELECT COUNT(*) FROM outbox WHERE kind = 'event' AND status = 'pending'")
+            .await
+            >= 3,
+        "the events wait in the outbox while NATS is away"
+    );
+    cut.restore();
+
+    let jetstream = async_nats::jetstream::new(client);
+    let consumer = jetstream
+        .get_stream(&stream)
+        .await
+        .expect("stream")
+        .create_consumer(async_nats::jetstream::consumer::pull::Config::default())
+        .await
+        .expect("consumer");
+    let mut kinds = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while kinds.len() < 3 && std::time::Instant::now() < deadline {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(10)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .expect("fetch");
+        while let Some(Ok(message)) = batch.next().await {
+            let envelope: Value = serde_json::from_slice(&message.payload).expect("JSON");
+            assert_eq!(envelope["partitionkey"], user_id.as_str());
+            kinds.push(envelope["type"].as_str().unwrap_or_default().to_owned());
+            message.ack().await.expect("ack");
+        }
+    }
+    assert_eq!(
+        kinds,
+        ["user.created", "user.updated", "user.login"],
+        "nothing lost, nothing doubled, in order"
+    );
+    let _ = jetstream.delete_stream(&stream).await;
+}
