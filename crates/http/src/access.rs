@@ -369,7 +369,9 @@ pub async fn user_context<A: App>(
     let access = user_access(app.get_ref(), &caller, &path, &query).await?;
     Ok(HttpResponse::Ok().json(UserContextDto {
         user: UserDto::new(&access.user, &access.roles),
-        organization: None,
+        organization: access.organization.as_ref().map(
+            |org| serde_json::json!({ "id": org.id.as_uuid(), "name": org.name, "slug": org.slug }),
+        ),
         roles: role_refs(&access),
         permissions: access.permissions,
     }))

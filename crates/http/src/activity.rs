@@ -55,9 +55,37 @@ impl From<&AuditEvent> for AuditEventDto {
             details: event
                 .details
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .map(|(k, v)| {
+                    // Reported activity keeps its metadata as the JSON
+                    // object it was.
+                    let value = match k.as_str() {
+                        "metadata" => serde_json::from_str(v)
+                            .unwrap_or_else(|_| serde_json::Value::String(v.clone())),
+                        _ => serde_json::Value::String(v.clone()),
+                    };
+                    (k.clone(), value)
+                })
                 .collect(),
         }
+    }
+}
+
+impl AuditEventDto {
+    /// The event as `user` may see it in their own trail: the address and
+    /// user agent of someone else who acted on them (an administrator, an
+    /// organization owner) are not theirs to see.
+    #[must_use]
+    pub fn seen_by(event: &AuditEvent, user: auth_domain::UserId) -> Self {
+        let someone_else = event
+            .details
+            .iter()
+            .any(|(k, v)| k == "actor_id" && *v != user.to_string());
+        let mut dto = Self::from(event);
+        if someone_else {
+            dto.ip = None;
+            dto.user_agent = None;
+        }
+        dto
     }
 }
 
@@ -113,7 +141,11 @@ pub async fn audit<A: App>(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(AuditPageDto {
-            events: page.events.iter().map(AuditEventDto::from).collect(),
+            events: page
+                .events
+                .iter()
+                .map(|e| AuditEventDto::seen_by(e, auth.claims.user_id))
+                .collect(),
             next_before: page.next_before.map(|id| id.as_uuid()),
         }))
 }

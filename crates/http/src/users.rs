@@ -694,7 +694,10 @@ pub async fn activity<A: App>(
         .then(|| events.last().map(|e| e.id.as_uuid()))
         .flatten();
     Ok(HttpResponse::Ok().json(AdminAuditDto {
-        events: events.iter().map(AuditEventDto::from).collect(),
+        events: events
+            .iter()
+            .map(|e| AuditEventDto::seen_by(e, user))
+            .collect(),
         next_before,
     }))
 }
@@ -787,7 +790,11 @@ pub async fn dashboard<A: App>(
             last_login_ip: d.last_login.and_then(|(_, ip)| ip).map(|ip| ip.to_string()),
         },
         organizations: organizations_dto(&d.organizations),
-        recent_activity: d.recent_activity.iter().map(AuditEventDto::from).collect(),
+        recent_activity: d
+            .recent_activity
+            .iter()
+            .map(|e| AuditEventDto::seen_by(e, user))
+            .collect(),
     }))
 }
 
@@ -804,6 +811,9 @@ pub struct UserExportDto {
     pub organizations: Vec<UserOrganizationDto>,
     /// The audit trail about the user.
     pub audit_events: Vec<AuditEventDto>,
+    /// Preferences (`null` when never set).
+    #[schema(value_type = Option<Object>)]
+    pub preferences: Option<serde_json::Value>,
     /// When this export was made.
     pub exported_at: DateTime<Utc>,
 }
@@ -837,7 +847,15 @@ pub async fn export<A: App>(
             .collect(),
         mfa_methods: methods_dto(&e.methods),
         organizations: organizations_dto(&e.organizations),
-        audit_events: e.events.iter().map(AuditEventDto::from).collect(),
+        audit_events: e
+            .events
+            .iter()
+            .map(|event| AuditEventDto::seen_by(event, user))
+            .collect(),
+        preferences: e
+            .preferences
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok()),
         exported_at: Utc::now(),
     }))
 }
@@ -983,7 +1001,7 @@ pub struct DeleteAccountBody {
         (status = 204, description = "Deleted"),
         (status = 401, description = "`unauthorized`, `invalid_credentials` or `step_up_required`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "`last_owner`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`last_owner` or `last_admin`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: the password is required", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -1008,6 +1026,7 @@ pub async fn delete_account<A: App>(
             }
             DeleteAccountError::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials),
             DeleteAccountError::LastOwner => ApiError::new(ErrorCode::LastOwner),
+            DeleteAccountError::LastAdmin => ApiError::new(ErrorCode::LastAdmin),
             DeleteAccountError::StepUp(required) => {
                 ApiError::step_up(required.acr.as_str(), required.max_age.as_secs())
             }

@@ -331,7 +331,8 @@ async fn invitations_are_answered_once() {
     assert_eq!(
         env.query_i64("SELECT COUNT(*) FROM organization_invitations WHERE status = 'accepted'")
             .await,
-        3
+        2,
+        "an invitation to someone already in stays pending"
     );
 }
 

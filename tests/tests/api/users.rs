@@ -1226,6 +1226,13 @@ async fn an_admin_manages_sessions_mfa_ip_blocks_and_reads_the_audit_trail() {
         .assert_problem(401, "step_up_required");
     let reset = app.delete_authed(&reset_path, &admin_token).await;
     assert_eq!(reset.status, 204, "{}", reset.text);
+    env.mail
+        .wait_for_subject(
+            &bob_address,
+            "sign-in methods were reset",
+            Duration::from_secs(20),
+        )
+        .await;
     for token in [
         bob_session.as_str(),
         bob.tokens["access_token"].as_str().unwrap(),
@@ -1577,4 +1584,28 @@ async fn the_export_holds_everything_about_the_user_and_no_secret() {
     app.get_authed("/api/v1/users/me/export", &stale.str("access_token"))
         .await
         .assert_problem(401, "step_up_required");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_admin_cannot_delete_their_account() {
+    let env = TestEnv::new().await;
+    let boss = email("only-admin");
+    let app = spawn_with_admin(&env, &boss).await;
+    let admin = admin_login(&app, &boss).await;
+    let deleted = app
+        .send(
+            app.client
+                .delete(app.url("/api/v1/users/me"))
+                .bearer_auth(admin.str("access_token"))
+                .json(&json!({ "password": PASSWORD })),
+        )
+        .await;
+    deleted.assert_problem(409, "last_admin");
+    assert_eq!(
+        app.get_authed("/api/v1/auth/me", &admin.str("access_token"))
+            .await
+            .status,
+        200,
+        "nothing changed"
+    );
 }

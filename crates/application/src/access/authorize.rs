@@ -275,11 +275,16 @@ impl<P: AccessPorts> AccessService<P> {
             permissions.sort();
             permissions.dedup();
         }
+        let organization_record = match organization {
+            Some(org) => self.orgs.find(org).await?,
+            None => None,
+        };
         Ok(UserAccess {
             user: account,
             organization_id: organization,
             roles,
             organization_role,
+            organization: organization_record,
             permissions,
         })
     }
@@ -291,6 +296,11 @@ impl<P: AccessPorts> AccessService<P> {
         report: ActivityReport,
         ctx: &auth_domain::RequestContext,
     ) -> Result<(), AccessError> {
+        // Reported by other services (API-ACCESS.md): a user, even an
+        // admin, does not write into someone's activity.
+        if !matches!(caller, Principal::Service(_)) {
+            return Err(AccessError::Forbidden);
+        }
         self.require(caller, "activity:write").await?;
         if report.action.trim().is_empty() || report.action.len() > 128 {
             return Err(AccessError::Invalid("action", "1 to 128 characters".into()));

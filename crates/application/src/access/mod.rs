@@ -79,6 +79,8 @@ pub struct UserAccess {
     pub roles: Vec<Role>,
     /// The user's role in the organization asked about.
     pub organization_role: Option<auth_domain::access::OrgRole>,
+    /// The organization asked about, when the user is in it.
+    pub organization: Option<auth_domain::organizations::Organization>,
     /// Effective permissions, sorted.
     pub permissions: Vec<String>,
 }

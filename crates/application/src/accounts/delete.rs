@@ -28,6 +28,9 @@ pub enum DeleteAccountError {
     /// The user is the last owner of an organization (409 `last_owner`).
     #[error("last owner")]
     LastOwner,
+    /// The user is the last admin (409 `last_admin`).
+    #[error("last admin")]
+    LastAdmin,
     /// A recent proof is needed first.
     #[error("step-up required")]
     StepUp(StepUpRequired),
@@ -107,6 +110,7 @@ impl<P: AccountPorts> AccountService<P> {
                 Ok(())
             }
             AccountDeletion::LastOwner => Err(DeleteAccountError::LastOwner),
+            AccountDeletion::LastAdmin => Err(DeleteAccountError::LastAdmin),
             AccountDeletion::NotFound => Err(DeleteAccountError::NotFound),
         }
     }

@@ -598,23 +598,47 @@ impl<P: AdminPorts> Admin for AdminService<P> {
         ctx: &RequestContext,
     ) -> Result<(), AdminError> {
         self.require_recent(claims, "users:mfa_reset").await?;
-        self.existing(id).await?;
+        let user = self.existing(id).await?;
         let now = self.clock.now();
         let mut revoked = Vec::new();
+        // The first removal carries the mail to the user and, when MFA was
+        // on, the user.updated event: in the transaction of a change.
+        let product = &self.settings.product_name;
+        let mail = crate::shared::mail::compose(
+            &user.email,
+            format!("Your {product} sign-in methods were reset"),
+            &[
+                crate::shared::mail::Part::Text(format!(
+                    "An administrator removed every second factor of your {product} account and signed out all its sessions."
+                )),
+                crate::shared::mail::Part::Text(
+                    "Sign in with your password and set up a second factor again. If you did not ask for this, contact your administrator."
+                        .to_owned(),
+                ),
+            ],
+        );
+        let mut carried =
+            Effects::default().and_message(auth_domain::OutboxMessage::email(mail, now));
+        if user.mfa_enabled {
+            carried = carried.and_message(crate::shared::events::user_event(
+                "user.updated",
+                id,
+                Some(claims.user_id.to_string()),
+                serde_json::json!({ "user_id": id.to_string(), "changed": ["mfa_enabled"] }),
+                now,
+            ));
+        }
+        let mut first = Some(carried);
         for method in self.methods.list(id).await? {
             let event = self
                 .event(AuditEventType::MfaResetByAdmin, Some(id), claims, ctx)
                 .with("method_id", method.id.to_string());
+            let mut effects = first.take().unwrap_or_default();
+            effects.events.push(event);
             // No session of the user is kept.
             if let Some(removal) = self
                 .methods
-                .remove(
-                    method.id,
-                    id,
-                    SessionId::generate(),
-                    now,
-                    Effects::event(event),
-                )
+                .remove(method.id, id, SessionId::generate(), now, effects)
                 .await?
             {
                 revoked.extend(removal.revoked);

@@ -2,6 +2,7 @@
 //! them): the activity feed, the settings-page dashboard and the export.
 
 use auth_domain::access::{OrgRole, RoleRepository as _};
+use auth_domain::accounts::UserRepository as _;
 use auth_domain::activity::{AuditFilter, AuditLog as _};
 use auth_domain::mfa::{BackupCodeRepository as _, MethodRepository as _, MfaMethod};
 use auth_domain::organizations::{Organization, OrganizationRepository as _};
@@ -50,6 +51,8 @@ pub struct UserExport {
     pub organizations: Vec<(Organization, OrgRole)>,
     /// The audit trail about the user.
     pub events: Vec<AuditEvent>,
+    /// Preferences as stored (a JSON object), if ever set.
+    pub preferences: Option<String>,
 }
 
 impl<P: AdminPorts> AdminService<P> {
@@ -175,6 +178,7 @@ impl<P: AdminPorts> AdminService<P> {
             .record(self.event(AuditEventType::AccountExported, Some(user), claims, ctx))
             .await?;
         Ok(UserExport {
+            preferences: self.users.preferences(user).await?,
             roles: self.roles.roles_of(user).await?,
             sessions: self.sessions.list_active(user, now).await?,
             methods: self.methods.list(user).await?,

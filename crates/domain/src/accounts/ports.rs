@@ -168,6 +168,8 @@ pub enum AccountDeletion {
     Deleted(Vec<SessionId>),
     /// The user is the last owner of an organization: nothing changed.
     LastOwner,
+    /// The user is the last holder of `admin`: nothing changed.
+    LastAdmin,
     /// No such account.
     NotFound,
 }

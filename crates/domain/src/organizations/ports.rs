@@ -337,8 +337,8 @@ pub trait InvitationRepository: Send + Sync + 'static {
     /// In one transaction: marks the pending invitation accepted
     /// (compare-and-set) and adds `membership` under the seat limit.
     /// `None`: it was not pending, nothing changed. `Added`: accepted and
-    /// joined. `AlreadyMember`: accepted, the membership left as it was.
-    /// `SeatLimit`: nothing changed.
+    /// joined. `AlreadyMember` and `SeatLimit`: nothing changed (the
+    /// invitation stays pending).
     fn accept(
         &self,
         id: InvitationId,

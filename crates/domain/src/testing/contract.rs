@@ -2388,7 +2388,11 @@ pub async fn invitations_are_answered_once(
             .expect("ran"),
         Some(AddMember::AlreadyMember)
     );
-    assert_eq!(status(again.id).await, InvitationStatus::Accepted);
+    assert_eq!(
+        status(again.id).await,
+        InvitationStatus::Pending,
+        "nothing changed for someone already in"
+    );
     assert_eq!(
         orgs.membership(org.id, invitee).await.expect("read"),
         Some(joins)

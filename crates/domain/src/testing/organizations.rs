@@ -446,7 +446,7 @@ impl InvitationRepository for MemoryInvitations {
             return Ok(None);
         };
         let outcome = if state.membership_of(org, membership.user_id).is_some() {
-            AddMember::AlreadyMember
+            return Ok(Some(AddMember::AlreadyMember));
         } else if state.seats_taken(org) >= limit(max_members) {
             return Ok(Some(AddMember::SeatLimit));
         } else {

@@ -379,6 +379,18 @@ impl UserRepository for MemoryUsers {
         if last_owner {
             return Ok(AccountDeletion::LastOwner);
         }
+        let admins = |u: Option<UserId>| {
+            state
+                .user_roles
+                .iter()
+                .filter(|(holder, r)| {
+                    r.as_str() == crate::Role::ADMIN && u.is_none_or(|u| *holder == u)
+                })
+                .count()
+        };
+        if admins(Some(id)) > 0 && admins(None) <= 1 {
+            return Ok(AccountDeletion::LastAdmin);
+        }
         let mut live: Vec<SessionId> = state
             .sessions
             .iter()

@@ -257,7 +257,10 @@ impl InvitationRepository for SeaInvitations {
                 .await?
                 .is_some()
             {
-                AddMember::AlreadyMember
+                // Nothing changed: no "user added" for someone already in,
+                // and the invitation stays pending.
+                txn.rollback().await?;
+                return Ok(Some(AddMember::AlreadyMember));
             } else if seat_free(&txn, org, max_members).await? {
                 organization_members::Entity::insert(membership_row(membership))
                     .exec_without_returning(&txn)
@@ -273,7 +276,7 @@ impl InvitationRepository for SeaInvitations {
             Ok(Some(outcome))
         })
         .await?;
-        if matches!(outcome, Some(AddMember::Added | AddMember::AlreadyMember)) {
+        if outcome == Some(AddMember::Added) {
             self.0.committed(&effects);
         }
         Ok(outcome)

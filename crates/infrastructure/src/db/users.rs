@@ -13,8 +13,8 @@ use auth_domain::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::entities::{
@@ -433,6 +433,41 @@ impl SeaUsers {
             {
                 txn.rollback().await?;
                 return Ok(AccountDeletion::LastOwner);
+            }
+        }
+        // The `admin` role's row is locked as taking the role locks it, so
+        // two last admins cannot delete each other.
+        roles::Entity::update_many()
+            .col_expr(
+                roles::Column::UpdatedAt,
+                Expr::col(roles::Column::UpdatedAt),
+            )
+            .filter(roles::Column::Name.eq(auth_domain::Role::ADMIN))
+            .exec(&txn)
+            .await?;
+        let admin: Option<uuid::Uuid> = roles::Entity::find()
+            .select_only()
+            .column(roles::Column::Id)
+            .filter(roles::Column::Name.eq(auth_domain::Role::ADMIN))
+            .into_tuple()
+            .one(&txn)
+            .await?;
+        if let Some(admin) = admin {
+            let holds = user_roles::Entity::find()
+                .filter(user_roles::Column::RoleId.eq(admin))
+                .filter(user_roles::Column::UserId.eq(id.as_uuid()))
+                .count(&txn)
+                .await?
+                > 0;
+            if holds
+                && user_roles::Entity::find()
+                    .filter(user_roles::Column::RoleId.eq(admin))
+                    .count(&txn)
+                    .await?
+                    <= 1
+            {
+                txn.rollback().await?;
+                return Ok(AccountDeletion::LastAdmin);
             }
         }
         let live: Vec<uuid::Uuid> = session_rows::Entity::find()
