@@ -161,12 +161,22 @@ impl<P: OrgPorts> OrganizationService<P> {
         );
         match self
             .orgs
-            .set_role(org, user, role, Effects::event(event).and_message(changed))
+            .set_role(
+                org,
+                user,
+                target.role,
+                role,
+                Effects::event(event).and_message(changed),
+            )
             .await?
         {
             MemberChange::Done => Ok(Membership { role, ..target }),
             MemberChange::NotMember => Err(OrgError::NotFound),
             MemberChange::LastOwner => Err(OrgError::LastOwner),
+            // The member's role changed since it was read: decide again.
+            MemberChange::Stale => Err(OrgError::Failed(crate::Failure::Unavailable(
+                "the member's role changed meanwhile; retry".into(),
+            ))),
         }
     }
 
@@ -205,12 +215,20 @@ impl<P: OrgPorts> OrganizationService<P> {
         );
         match self
             .orgs
-            .remove_member(org, user, Effects::event(event).and_message(removed))
+            .remove_member(
+                org,
+                user,
+                target.role,
+                Effects::event(event).and_message(removed),
+            )
             .await?
         {
             MemberChange::Done => Ok(()),
             MemberChange::NotMember => Err(OrgError::NotFound),
             MemberChange::LastOwner => Err(OrgError::LastOwner),
+            MemberChange::Stale => Err(OrgError::Failed(crate::Failure::Unavailable(
+                "the member's role changed meanwhile; retry".into(),
+            ))),
         }
     }
 }

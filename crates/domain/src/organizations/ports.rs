@@ -102,6 +102,9 @@ pub enum MemberChange {
     NotMember,
     /// It would leave no owner: nothing changed.
     LastOwner,
+    /// The member's role is no longer the one the caller decided on:
+    /// nothing changed (decide again).
+    Stale,
 }
 
 /// Organizations and their memberships. Every call that reads or writes
@@ -177,20 +180,25 @@ pub trait OrganizationRepository: Send + Sync + 'static {
         effects: Effects,
     ) -> impl Future<Output = Result<AddMember, RepoError>> + Send;
 
-    /// Changes a member's role, refusing to demote the last owner.
+    /// Changes a member's role from `expected` (compare-and-set: the role
+    /// the caller's permission was decided on), refusing to demote the last
+    /// owner.
     fn set_role(
         &self,
         org: OrganizationId,
         user: UserId,
+        expected: OrgRole,
         role: OrgRole,
         effects: Effects,
     ) -> impl Future<Output = Result<MemberChange, RepoError>> + Send;
 
-    /// Removes a member, refusing to remove the last owner.
+    /// Removes a member whose role is still `expected`, refusing to remove
+    /// the last owner.
     fn remove_member(
         &self,
         org: OrganizationId,
         user: UserId,
+        expected: OrgRole,
         effects: Effects,
     ) -> impl Future<Output = Result<MemberChange, RepoError>> + Send;
 }

@@ -1848,13 +1848,19 @@ pub async fn organizations_are_created_listed_and_soft_deleted(
         "no seat in a deleted organization"
     );
     assert_eq!(
-        orgs.set_role(acme.id, member, OrgRole::Admin, Effects::default())
-            .await
-            .expect("ran"),
+        orgs.set_role(
+            acme.id,
+            member,
+            OrgRole::Member,
+            OrgRole::Admin,
+            Effects::default()
+        )
+        .await
+        .expect("ran"),
         MemberChange::NotMember
     );
     assert_eq!(
-        orgs.remove_member(acme.id, member, Effects::default())
+        orgs.remove_member(acme.id, member, OrgRole::Member, Effects::default())
             .await
             .expect("ran"),
         MemberChange::NotMember
@@ -2029,48 +2035,78 @@ pub async fn members_take_seats_and_the_last_owner_stays(
     let changed = |user| org_event(AuditEventType::OrgMemberRoleChanged, user, org.id, now);
     let removed = |user| org_event(AuditEventType::OrgMemberRemoved, user, org.id, now);
     assert_eq!(
-        orgs.set_role(org.id, owner, OrgRole::Admin, changed(owner))
+        orgs.set_role(
+            org.id,
+            owner,
+            OrgRole::Owner,
+            OrgRole::Admin,
+            changed(owner)
+        )
+        .await
+        .expect("ran"),
+        MemberChange::LastOwner
+    );
+    assert_eq!(
+        orgs.remove_member(org.id, owner, OrgRole::Owner, removed(owner))
             .await
             .expect("ran"),
         MemberChange::LastOwner
     );
     assert_eq!(
-        orgs.remove_member(org.id, owner, removed(owner))
-            .await
-            .expect("ran"),
-        MemberChange::LastOwner
-    );
-    assert_eq!(
-        orgs.set_role(org.id, owner, OrgRole::Owner, changed(owner))
-            .await
-            .expect("ran"),
+        orgs.set_role(
+            org.id,
+            owner,
+            OrgRole::Owner,
+            OrgRole::Owner,
+            changed(owner)
+        )
+        .await
+        .expect("ran"),
         MemberChange::Done,
         "an owner stays an owner"
     );
     let stranger = UserId::generate();
     assert_eq!(
-        orgs.set_role(org.id, stranger, OrgRole::Admin, changed(stranger))
-            .await
-            .expect("ran"),
+        orgs.set_role(
+            org.id,
+            stranger,
+            OrgRole::Member,
+            OrgRole::Admin,
+            changed(stranger)
+        )
+        .await
+        .expect("ran"),
         MemberChange::NotMember
     );
     assert_eq!(
-        orgs.remove_member(org.id, stranger, removed(stranger))
+        orgs.remove_member(org.id, stranger, OrgRole::Member, removed(stranger))
             .await
             .expect("ran"),
         MemberChange::NotMember
     );
     let second_owner = others[0];
     assert_eq!(
-        orgs.set_role(org.id, second_owner, OrgRole::Owner, changed(second_owner))
-            .await
-            .expect("ran"),
+        orgs.set_role(
+            org.id,
+            second_owner,
+            OrgRole::Admin,
+            OrgRole::Owner,
+            changed(second_owner)
+        )
+        .await
+        .expect("ran"),
         MemberChange::Done
     );
     // Two owners demoted and removed at once: one goes, the other is last.
     let (x, y) = both(
-        orgs.set_role(org.id, owner, OrgRole::Member, changed(owner)),
-        orgs.remove_member(org.id, second_owner, removed(second_owner)),
+        orgs.set_role(
+            org.id,
+            owner,
+            OrgRole::Owner,
+            OrgRole::Member,
+            changed(owner),
+        ),
+        orgs.remove_member(org.id, second_owner, OrgRole::Owner, removed(second_owner)),
     )
     .await;
     let mut outcomes = [x.expect("ran"), y.expect("ran")];
@@ -2082,7 +2118,20 @@ pub async fn members_take_seats_and_the_last_owner_stays(
         "one owner is left"
     );
     assert_eq!(
-        orgs.remove_member(org.id, others[1], removed(others[1]))
+        orgs.set_role(
+            org.id,
+            others[1],
+            OrgRole::Admin,
+            OrgRole::Owner,
+            changed(others[1])
+        )
+        .await
+        .expect("ran"),
+        MemberChange::Stale,
+        "decided on a role the member no longer has: nothing changes"
+    );
+    assert_eq!(
+        orgs.remove_member(org.id, others[1], OrgRole::Member, removed(others[1]))
             .await
             .expect("ran"),
         MemberChange::Done

@@ -259,6 +259,7 @@ impl OrganizationRepository for MemoryOrganizations {
         &self,
         org: OrganizationId,
         user: UserId,
+        expected: OrgRole,
         role: OrgRole,
         effects: Effects,
     ) -> Result<MemberChange, RepoError> {
@@ -270,6 +271,9 @@ impl OrganizationRepository for MemoryOrganizations {
         let Some(current) = state.membership_of(org, user).map(|m| m.role) else {
             return Ok(MemberChange::NotMember);
         };
+        if current != expected {
+            return Ok(MemberChange::Stale);
+        }
         if current == OrgRole::Owner
             && role != OrgRole::Owner
             && state.count_role(org, OrgRole::Owner) <= 1
@@ -291,6 +295,7 @@ impl OrganizationRepository for MemoryOrganizations {
         &self,
         org: OrganizationId,
         user: UserId,
+        expected: OrgRole,
         effects: Effects,
     ) -> Result<MemberChange, RepoError> {
         let mut state = self.0.lock();
@@ -301,6 +306,9 @@ impl OrganizationRepository for MemoryOrganizations {
         let Some(current) = state.membership_of(org, user).map(|m| m.role) else {
             return Ok(MemberChange::NotMember);
         };
+        if current != expected {
+            return Ok(MemberChange::Stale);
+        }
         if current == OrgRole::Owner && state.count_role(org, OrgRole::Owner) <= 1 {
             return Ok(MemberChange::LastOwner);
         }

@@ -218,6 +218,7 @@ impl SeaOrganizations {
         &self,
         org: OrganizationId,
         user: UserId,
+        expected: OrgRole,
         to: Option<OrgRole>,
         effects: &Effects,
     ) -> Result<MemberChange, DbError> {
@@ -232,6 +233,10 @@ impl SeaOrganizations {
             txn.rollback().await?;
             return Ok(MemberChange::NotMember);
         };
+        if current.role != expected {
+            txn.rollback().await?;
+            return Ok(MemberChange::Stale);
+        }
         if current.role == OrgRole::Owner
             && to != Some(OrgRole::Owner)
             && count_members(&txn, org, Some(OrgRole::Owner)).await? <= 1
@@ -540,10 +545,11 @@ impl OrganizationRepository for SeaOrganizations {
         &self,
         org: OrganizationId,
         user: UserId,
+        expected: OrgRole,
         role: OrgRole,
         effects: Effects,
     ) -> Result<MemberChange, RepoError> {
-        let change = guarded(self.change_member(org, user, Some(role), &effects)).await?;
+        let change = guarded(self.change_member(org, user, expected, Some(role), &effects)).await?;
         if change == MemberChange::Done {
             self.0.committed(&effects);
         }
@@ -554,9 +560,10 @@ impl OrganizationRepository for SeaOrganizations {
         &self,
         org: OrganizationId,
         user: UserId,
+        expected: OrgRole,
         effects: Effects,
     ) -> Result<MemberChange, RepoError> {
-        let change = guarded(self.change_member(org, user, None, &effects)).await?;
+        let change = guarded(self.change_member(org, user, expected, None, &effects)).await?;
         if change == MemberChange::Done {
             self.0.committed(&effects);
         }
