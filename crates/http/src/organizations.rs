@@ -401,7 +401,7 @@ pub struct MemberUserDto {
     pub id: Uuid,
     /// Email.
     pub email: String,
-    /// Display name (profiles come with the users issue).
+    /// Display name (`null` when unset).
     pub name: Option<String>,
     /// Avatar.
     pub avatar_url: Option<String>,
@@ -437,8 +437,8 @@ impl From<&MemberPage> for MembersDto {
                     user: MemberUserDto {
                         id: row.membership.user_id.as_uuid(),
                         email: row.email.as_str().to_owned(),
-                        name: None,
-                        avatar_url: None,
+                        name: row.name.clone(),
+                        avatar_url: row.avatar_url.clone(),
                     },
                     role: row.membership.role.as_str(),
                     joined_at: row.membership.joined_at,

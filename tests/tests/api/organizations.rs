@@ -1533,3 +1533,37 @@ async fn a_removed_member_is_denied_by_authorize_on_another_instance_within_a_se
     });
     eprintln!("removal seen on the other instance after {delay:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_list_shows_each_members_profile() {
+    let env = TestEnv::new().await;
+    let app = env.spawn().await;
+    let alice = app.verified_login(&email("profiled-owner")).await;
+    let token = alice.str("access_token");
+    let named = app
+        .send(
+            app.client
+                .patch(app.url("/api/v1/users/me"))
+                .bearer_auth(&token)
+                .json(&json!({ "name": "Alice Owner", "avatar_url": "https://example.com/a.png" })),
+        )
+        .await;
+    assert_eq!(named.status, 200, "{}", named.text);
+    let org = app
+        .post_authed(
+            "/api/v1/organizations",
+            &token,
+            &json!({ "name": "Profiled" }),
+        )
+        .await;
+    let org_id = org.body["organization"]["id"].as_str().unwrap().to_owned();
+    let members = app
+        .get_authed(&format!("/api/v1/organizations/{org_id}/users"), &token)
+        .await;
+    assert_eq!(members.status, 200, "{}", members.text);
+    assert_eq!(members.body["users"][0]["user"]["name"], "Alice Owner");
+    assert_eq!(
+        members.body["users"][0]["user"]["avatar_url"],
+        "https://example.com/a.png"
+    );
+}

@@ -71,6 +71,10 @@ pub struct MemberRow {
     pub membership: Membership,
     /// The member's email.
     pub email: Email,
+    /// The member's display name, if set.
+    pub name: Option<String>,
+    /// The member's avatar, if set.
+    pub avatar_url: Option<String>,
 }
 
 /// One page of members, in user id order.

@@ -204,6 +204,8 @@ impl OrganizationRepository for MemoryOrganizations {
                     .map(|u| MemberRow {
                         membership: m.clone(),
                         email: u.email.clone(),
+                        name: u.profile.name.clone(),
+                        avatar_url: u.profile.avatar_url.clone(),
                     })
             })
             .collect();

@@ -453,6 +453,8 @@ impl OrganizationRepository for SeaOrganizations {
                     members.push(MemberRow {
                         membership: to_membership(member)?,
                         email: Email::from_trusted(user.email),
+                        name: user.name,
+                        avatar_url: user.avatar_url,
                     });
                 }
             }
