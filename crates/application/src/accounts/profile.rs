@@ -1,7 +1,6 @@
 //! Profiles: reading and changing a user's name, bio and avatar — one's
 //! own, or anyone's with `users:read` / `users:write`.
 
-use auth_domain::access::{Permission, RoleCatalog, RoleRepository as _};
 use auth_domain::accounts::{Profile, UserRepository as _};
 use auth_domain::system::Clock as _;
 use auth_domain::{AccessClaims, AuditEvent, AuditEventType, Effects, RequestContext, UserId};
@@ -48,15 +47,7 @@ impl<P: AccountPorts> AccountService<P> {
         if caller.user_id == user {
             return Ok(true);
         }
-        let Some(permission) = Permission::parse(permission) else {
-            return Ok(false);
-        };
-        let roles = self.roles.roles_of(caller.user_id).await?;
-        let catalog = RoleCatalog::new(
-            self.roles.list_roles().await?,
-            [permission.as_str().to_owned()],
-        );
-        Ok(catalog.granting_role(&roles, &permission).is_some())
+        crate::shared::permissions::holds_global(&self.roles, caller.user_id, permission).await
     }
 
     /// `NotFound` unless `caller` may act on `user` (see [`Self::may`]).

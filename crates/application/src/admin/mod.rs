@@ -13,9 +13,7 @@ pub use self_service::{UserDashboard, UserExport};
 use std::future::Future;
 use std::net::IpAddr;
 
-use auth_domain::access::{
-    AccessChange, AccessChanges, OrgRole, Permission, Role, RoleCatalog, RoleRepository,
-};
+use auth_domain::access::{AccessChange, AccessChanges, OrgRole, Role, RoleRepository};
 use auth_domain::accounts::{Suspension, UserFilter, UserRepository};
 use auth_domain::activity::{AuditFilter, AuditLog};
 use auth_domain::limits::RateLimiter;
@@ -356,14 +354,8 @@ impl<P: AdminPorts> AdminService<P> {
     /// Refuses with 403 unless the caller's global roles (read now, not
     /// from the token) grant `permission`.
     async fn require(&self, claims: &AccessClaims, permission: &str) -> Result<(), AdminError> {
-        let permission = Permission::parse(permission)
-            .ok_or_else(|| Failure::Internal(format!("bad permission {permission}")))?;
-        let roles = self.roles.roles_of(claims.user_id).await?;
-        let catalog = RoleCatalog::new(
-            self.roles.list_roles().await?,
-            [permission.as_str().to_owned()],
-        );
-        if catalog.granting_role(&roles, &permission).is_some() {
+        if crate::shared::permissions::holds_global(&self.roles, claims.user_id, permission).await?
+        {
             Ok(())
         } else {
             Err(AdminError::Forbidden)

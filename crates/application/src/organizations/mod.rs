@@ -13,7 +13,7 @@ mod tests;
 
 use std::future::Future;
 
-use auth_domain::access::{OrgRole, Permission, Role, RoleCatalog, RoleRepository};
+use auth_domain::access::{OrgRole, Permission, RoleRepository};
 use auth_domain::accounts::UserRepository;
 use auth_domain::activity::AuditLog;
 use auth_domain::mfa::MethodRepository;
@@ -423,12 +423,7 @@ impl<P: OrgPorts> OrganizationService<P> {
 
     /// Whether the caller's global roles grant `orgs:create`.
     async fn may_create(&self, user: UserId) -> Result<bool, Failure> {
-        let Some(permission) = Permission::parse("orgs:create") else {
-            return Ok(false);
-        };
-        let roles: Vec<Role> = self.roles.roles_of(user).await?;
-        let catalog = RoleCatalog::new(self.roles.list_roles().await?, [permission.to_string()]);
-        Ok(catalog.granting_role(&roles, &permission).is_some())
+        crate::shared::permissions::holds_global(&self.roles, user, "orgs:create").await
     }
 
     fn check_name(name: &str) -> Result<String, OrgError> {

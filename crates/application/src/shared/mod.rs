@@ -10,6 +10,7 @@ mod factors;
 mod issuer;
 mod limits;
 pub(crate) mod mail;
+pub(crate) mod permissions;
 mod revoker;
 mod step_up;
 
